@@ -1,0 +1,23 @@
+/* Parsing of command-line values shared by the subcommands, in the
+ * conventions of the reference tools (--seeds 0-9, --trunc 0.7). */
+#ifndef DNE_CLI_ARGS_H
+#define DNE_CLI_ARGS_H
+
+#include <stdint.h>
+
+#include "gan/error.h"
+
+/* Exit statuses: 2 for bad input (arguments, files), 1 for failures while working. */
+#define DNE_EXIT_USAGE 2
+#define DNE_EXIT_FAILURE 1
+
+/* "0-9", "0,5,7", "0,2-4": inclusive ranges and single seeds, each in
+ * [0, 2^32 - 1] (NumPy's RandomState seeds), at most max_count in all. */
+int dne_parse_seeds(const char *text, uint32_t **seeds, int *count, int max_count, gan_error *err);
+int dne_parse_long(const char *text, const char *flag, long min, long max, long *out, gan_error *err);
+int dne_parse_float(const char *text, const char *flag, double min, double max, float *out, gan_error *err);
+
+/* Prints "dne <command>: error: <message>" on one line of stderr and returns status. */
+int dne_error(const char *command, int status, const gan_error *err);
+
+#endif

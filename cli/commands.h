@@ -1,0 +1,8 @@
+/* The subcommands of the dne program; each parses its own flags. */
+#ifndef DNE_CLI_COMMANDS_H
+#define DNE_CLI_COMMANDS_H
+
+int dne_generate(int argc, char **argv);
+int dne_init(int argc, char **argv);
+
+#endif

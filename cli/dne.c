@@ -1,0 +1,40 @@
+/* dne: one program for the whole job; `dne <command> [flags]`. This file only
+ * dispatches; each command's flags live beside the code they drive. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "gan/blas.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"generate", dne_generate, "images from a generator for a list of seeds"},
+    {"init", dne_init, "a randomly initialised generator (reference initialisation)"},
+};
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: dne <command> [options]   (dne <command> --help for its options)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv) {
+    gan_blas_select_kernels(argv);
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("dne %s\n", DNE_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "dne: error: unknown command '%s' (dne --help lists them)\n", argv[1]);
+    return 2;
+}

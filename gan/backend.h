@@ -1,0 +1,52 @@
+/* The backend seam: one table of functions per device type. The context picks
+ * its table once, when it is created (gan_ctx_new); ops in gan/ops/ validate
+ * and allocate, then call the table. Kernels receive tensors that are already
+ * checked, contiguous and allocated, and return 0, or -1 after recording an
+ * error in the context (for instance when scratch memory runs out).
+ * An entry left NULL means the backend lacks that op; the op then fails with
+ * a message naming the op and the backend. */
+#ifndef GAN_BACKEND_H
+#define GAN_BACKEND_H
+
+#include <stddef.h>
+
+#include "context.h"
+#include "ops.h"
+
+struct gan_backend {
+    const char *name;
+
+    /* Life cycle and memory. */
+    int (*init)(gan_ctx *ctx, gan_error *err);
+    void (*shutdown)(gan_ctx *ctx);
+    void *(*alloc)(gan_ctx *ctx, size_t bytes);
+    void (*free)(gan_ctx *ctx, void *ptr);
+    int (*upload)(gan_ctx *ctx, void *dst, const void *host, size_t bytes);
+    int (*download)(gan_ctx *ctx, void *host, const void *src, size_t bytes);
+
+    /* Forward ops (see ops.h for their meaning). */
+    int (*linear)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *weight,
+                  const gan_tensor *bias, float weight_gain, float bias_gain);
+    int (*normalize_2nd_moment)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
+    int (*bias_act)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *bias,
+                    const gan_tensor *noise, const gan_tensor *noise_strength, const gan_bias_act_args *args);
+    int (*modconv)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *weight,
+                   const gan_tensor *styles, const gan_modconv_args *args);
+    int (*upfirdn2d)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *filter,
+                     const gan_upfirdn2d_args *args);
+    int (*add)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *b);
+    int (*truncate)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *ws, const gan_tensor *w_avg, float psi,
+                    int cutoff);
+    int (*repeat)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
+    int (*broadcast_rows)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
+    int (*select_row)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, int64_t index);
+    int (*concat_cols)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *b);
+    int (*randn)(gan_ctx *ctx, gan_tensor *y, const uint64_t *seeds, int count, uint64_t offset);
+};
+
+const gan_backend *gan_cpu_backend(void);
+/* The CUDA table for a device, or NULL with a message when the build has no
+ * CUDA backend or the machine no such GPU. */
+const gan_backend *gan_cuda_backend(int device_index, gan_error *err);
+
+#endif

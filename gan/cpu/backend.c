@@ -1,0 +1,62 @@
+/* The CPU op table: memory is 64-byte aligned host memory, threads are an
+ * OpenMP team shared with OpenBLAS. */
+#include <cblas.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu.h"
+
+static int cpu_init(gan_ctx *ctx, gan_error *err) {
+    (void)err;
+    if (ctx->threads <= 0) ctx->threads = omp_get_num_procs();
+    /* OpenBLAS keeps its thread count process-wide; the last context created
+     * sets it, which is what a program with one CPU context wants. */
+    openblas_set_num_threads(ctx->threads);
+    return 0;
+}
+
+static void *cpu_alloc(gan_ctx *ctx, size_t bytes) {
+    (void)ctx;
+    return aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+}
+
+static void cpu_free(gan_ctx *ctx, void *ptr) {
+    (void)ctx;
+    free(ptr);
+}
+
+static int cpu_copy_in(gan_ctx *ctx, void *dst, const void *host, size_t bytes) {
+    (void)ctx;
+    memcpy(dst, host, bytes);
+    return 0;
+}
+
+static int cpu_copy_out(gan_ctx *ctx, void *host, const void *src, size_t bytes) {
+    (void)ctx;
+    memcpy(host, src, bytes);
+    return 0;
+}
+
+static const gan_backend cpu_table = {
+    .name = "cpu",
+    .init = cpu_init,
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .upload = cpu_copy_in,
+    .download = cpu_copy_out,
+    .linear = cpu_linear,
+    .normalize_2nd_moment = cpu_normalize_2nd_moment,
+    .bias_act = cpu_bias_act,
+    .modconv = cpu_modconv,
+    .upfirdn2d = cpu_upfirdn2d,
+    .add = cpu_add,
+    .truncate = cpu_truncate,
+    .repeat = cpu_repeat,
+    .broadcast_rows = cpu_broadcast_rows,
+    .select_row = cpu_select_row,
+    .concat_cols = cpu_concat_cols,
+    .randn = cpu_randn,
+};
+
+const gan_backend *gan_cpu_backend(void) { return &cpu_table; }

@@ -1,0 +1,50 @@
+/* CPU backend internals: the kernels behind the CPU op table. Plain C11 +
+ * OpenMP, GEMMs through OpenBLAS. This backend is the numerical reference that
+ * every other backend is tested against. */
+#ifndef GAN_CPU_H
+#define GAN_CPU_H
+
+#include "../backend.h"
+
+/* Below this many elements a loop is not worth waking the thread team for. */
+#define CPU_PARALLEL_MIN 32768
+
+int cpu_linear(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *weight, const gan_tensor *bias,
+               float weight_gain, float bias_gain);
+int cpu_normalize_2nd_moment(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
+int cpu_bias_act(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *bias, const gan_tensor *noise,
+                 const gan_tensor *noise_strength, const gan_bias_act_args *args);
+int cpu_modconv(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *weight, const gan_tensor *styles,
+                const gan_modconv_args *args);
+int cpu_upfirdn2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *filter,
+                  const gan_upfirdn2d_args *args);
+int cpu_add(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *b);
+int cpu_truncate(gan_ctx *ctx, gan_tensor *y, const gan_tensor *ws, const gan_tensor *w_avg, float psi, int cutoff);
+int cpu_repeat(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
+int cpu_broadcast_rows(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
+int cpu_select_row(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, int64_t index);
+int cpu_concat_cols(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *b);
+int cpu_randn(gan_ctx *ctx, gan_tensor *y, const uint64_t *seeds, int count, uint64_t offset);
+
+/* One image plane of upfirdn2d: x [h, w] -> y [oh, ow], with `scratch` room for
+ * the zero-stuffed, padded plane (cpu_upfirdn2d_scratch floats). Used by
+ * modconv's up-sampling path too. */
+size_t cpu_upfirdn2d_scratch(int h, int w, const gan_upfirdn2d_args *args, int fh, int fw);
+void cpu_upfirdn2d_plane(const float *x, int h, int w, const float *filter, int fh, int fw,
+                         const gan_upfirdn2d_args *args, float *y, int oh, int ow, float *scratch);
+
+/* The filter as the inner loop wants it: times gain, flipped unless
+ * args->flip_filter (the reference convolves rather than correlates). */
+void cpu_prepare_filter(const float *f, int fh, int fw, const gan_upfirdn2d_args *args, float *g);
+/* Filters are run in separable form (two 1-D passes) when they factor, as
+ * long as they have at most CPU_FIR_MAX_TAPS taps per side and an output row
+ * fits CPU_FIR_MAX_LINE samples. */
+#define CPU_FIR_MAX_TAPS 64
+#define CPU_FIR_MAX_LINE 8192
+int cpu_filter_factor(const float *g, int fh, int fw, float *col, float *row);
+/* y[oh, ow] = 'valid' correlation of the plane p (row stride pw) with g[fh, fw],
+ * keeping every down-th sample. */
+void cpu_fir_valid(const float *p, int pw, const float *g, int fh, int fw, int down_x, int down_y, float *y,
+                   int oh, int ow);
+
+#endif

@@ -1,0 +1,36 @@
+#include <string.h>
+
+#include "cpu.h"
+
+int cpu_repeat(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x) {
+    (void)ctx;
+    for (int64_t i = 0; i < y->shape[0]; i++) memcpy(y->data + i * x->numel, x->data, (size_t)x->numel * sizeof(float));
+    return 0;
+}
+
+int cpu_broadcast_rows(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x) {
+    (void)ctx;
+    int64_t n = y->shape[0], count = y->shape[1], dim = y->shape[2];
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t l = 0; l < count; l++)
+            memcpy(y->data + (i * count + l) * dim, x->data + i * dim, (size_t)dim * sizeof(float));
+    return 0;
+}
+
+int cpu_select_row(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, int64_t index) {
+    (void)ctx;
+    int64_t n = x->shape[0], rows = x->shape[1], dim = x->shape[2];
+    for (int64_t i = 0; i < n; i++)
+        memcpy(y->data + i * dim, x->data + (i * rows + index) * dim, (size_t)dim * sizeof(float));
+    return 0;
+}
+
+int cpu_concat_cols(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *b) {
+    (void)ctx;
+    int64_t n = a->shape[0], ca = a->shape[1], cb = b->shape[1];
+    for (int64_t i = 0; i < n; i++) {
+        memcpy(y->data + i * (ca + cb), a->data + i * ca, (size_t)ca * sizeof(float));
+        memcpy(y->data + i * (ca + cb) + ca, b->data + i * cb, (size_t)cb * sizeof(float));
+    }
+    return 0;
+}

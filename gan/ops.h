@@ -1,0 +1,114 @@
+/* The op set of libgan. Each op validates its inputs, allocates its output in
+ * the context and runs the implementation of the context's backend
+ * (gan/cpu/, gan/cuda/). Inputs must live on the context's device. Every op
+ * returns NULL, with the error recorded in the context, if anything is wrong
+ * or if one of its inputs is NULL (see context.h). */
+#ifndef GAN_OPS_H
+#define GAN_OPS_H
+
+#include <stdint.h>
+
+#include "context.h"
+#include "tensor.h"
+
+/* ---- dense layers ------------------------------------------------------ */
+
+/* Equalized-learning-rate fully connected layer:
+ * y[N,O] = x[N,I] . (weight[O,I] * weight_gain)^T + bias[O] * bias_gain.
+ * bias may be NULL. */
+gan_tensor *gan_linear(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *weight, const gan_tensor *bias,
+                       float weight_gain, float bias_gain);
+
+/* y = x * rsqrt(mean(x^2 over dim 1) + 1e-8), for x [N, C]. */
+gan_tensor *gan_normalize_2nd_moment(gan_ctx *ctx, const gan_tensor *x);
+
+/* ---- bias, activation and noise ------------------------------------------ */
+
+typedef enum gan_act { GAN_ACT_LINEAR = 0, GAN_ACT_LRELU, GAN_ACT_RELU } gan_act;
+
+typedef struct gan_bias_act_args {
+    gan_act act;
+    float alpha; /* leaky ReLU slope (0.2) */
+    float gain;  /* multiplies after the activation */
+    float clamp; /* clamps to [-clamp, clamp] after the gain; negative = off */
+} gan_bias_act_args;
+
+/* The reference's default gain for an activation: sqrt(2) for (leaky) ReLU, 1 for linear. */
+float gan_act_default_gain(gan_act act);
+
+/* y = clamp(act(x + noise * noise_strength + bias) * gain) for x [N, C, ...].
+ * bias [C], noise [H, W] (the same for every sample) or [N, 1, H, W],
+ * noise_strength [] (a one-element tensor); bias and noise may be NULL.
+ * Noise injection lives here because the reference adds it just before the
+ * bias, and a separate pass over the activations would cost as much again. */
+gan_tensor *gan_bias_act(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *bias, const gan_tensor *noise,
+                         const gan_tensor *noise_strength, gan_bias_act_args args);
+
+/* ---- convolutions and resampling ----------------------------------------- */
+
+/* Modulated convolution (StyleGAN2): per sample n, the weight[O, I, k, k] is
+ * scaled by styles[n, I] and, with demodulate, each output filter is
+ * normalised to unit norm (rsqrt(sum of squares + 1e-8)). Then:
+ *   up = 1: 'same' convolution (cross-correlation, padding k/2);
+ *   up = 2: transposed convolution with stride 2 (the kernel as is), then the
+ *           FIR filter[fh, fw] with gain 4 and the padding that makes the
+ *           output exactly 2H x 2W (the reference's fast path for conv0).
+ * x [N, I, H, W] -> y [N, O, H*up, W*up]. */
+typedef struct gan_modconv_args {
+    int demodulate;
+    int up;                   /* 1 or 2 */
+    const gan_tensor *filter; /* [fh, fw], needed when up = 2 */
+} gan_modconv_args;
+gan_tensor *gan_modconv(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *weight, const gan_tensor *styles,
+                        gan_modconv_args args);
+/* Filter padding (before, after) along one axis that brings the transposed
+ * convolution's (H-1)*2 + k samples to 2H, for kernel size k and filter taps
+ * f, as the reference's conv2d_resample computes it. */
+void gan_modconv_up_padding(int k, int f, int *pad0, int *pad1);
+
+/* upfirdn2d: upsample by inserting zeros, pad (negative = crop), convolve with
+ * filter * gain (true convolution, or correlation with flip_filter), keep
+ * every down-th sample. x [N, C, H, W], filter [fh, fw]. */
+typedef struct gan_upfirdn2d_args {
+    int up_x, up_y, down_x, down_y;
+    int pad_x0, pad_x1, pad_y0, pad_y1;
+    float gain;
+    int flip_filter;
+} gan_upfirdn2d_args;
+gan_tensor *gan_upfirdn2d(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *filter, gan_upfirdn2d_args args);
+/* The reference's upsample2d (up 2, gain 4) and downsample2d (down 2) for a filter [fh, fw]. */
+gan_tensor *gan_upsample2d(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *filter);
+gan_tensor *gan_downsample2d(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *filter);
+
+/* ---- element-wise ---------------------------------------------------------- */
+
+/* y = a + b (same shapes). */
+gan_tensor *gan_add(gan_ctx *ctx, const gan_tensor *a, const gan_tensor *b);
+
+/* Truncation trick: ws[N, L, D], rows l < cutoff become w_avg.lerp(ws, psi)
+ * = w_avg + psi * (ws - w_avg) (computed as torch.lerp does); cutoff <= 0 or
+ * >= L means all rows. */
+gan_tensor *gan_truncate(gan_ctx *ctx, const gan_tensor *ws, const gan_tensor *w_avg, float psi, int cutoff);
+
+/* ---- data movement ------------------------------------------------------------ */
+
+/* y[n] = x for n < count: x [...] -> y [count, ...]. */
+gan_tensor *gan_repeat(gan_ctx *ctx, const gan_tensor *x, int64_t count);
+/* y[n, l] = x[n] for l < count: x [N, D] -> y [N, count, D]. */
+gan_tensor *gan_broadcast_rows(gan_ctx *ctx, const gan_tensor *x, int64_t count);
+/* y[n] = x[n, index]: x [N, L, D] -> y [N, D]. */
+gan_tensor *gan_select_row(gan_ctx *ctx, const gan_tensor *x, int64_t index);
+/* y[n] = (a[n], b[n]): a [N, A], b [N, B] -> y [N, A + B]. */
+gan_tensor *gan_concat_cols(gan_ctx *ctx, const gan_tensor *a, const gan_tensor *b);
+
+/* ---- random numbers -------------------------------------------------------------- */
+
+/* Standard normal numbers from Philox streams (see rng.h), the same values on
+ * every backend. The tensor is viewed as `count` equal rows along its first
+ * dimension; row r holds stream (seeds[r], offset). With one seed the whole
+ * tensor is one stream. Per-row seeds let each image of a batch draw its own
+ * noise, so an image does not depend on what it was batched with. */
+gan_tensor *gan_randn(gan_ctx *ctx, int ndim, const int64_t *shape, const uint64_t *seeds, int count,
+                      uint64_t offset);
+
+#endif

@@ -1,0 +1,28 @@
+/* Bias, noise injection, activation, gain and clamp in one pass. */
+#include <math.h>
+
+#include "internal.h"
+
+float gan_act_default_gain(gan_act act) { return act == GAN_ACT_LINEAR ? 1.0f : (float)sqrt(2.0); }
+
+static int noise_fits(const gan_tensor *x, const gan_tensor *noise) {
+    if (x->ndim != 4) return 0;
+    if (noise->ndim == 2) return noise->shape[0] == x->shape[2] && noise->shape[1] == x->shape[3];
+    return noise->ndim == 4 && noise->shape[0] == x->shape[0] && noise->shape[1] == 1 &&
+           noise->shape[2] == x->shape[2] && noise->shape[3] == x->shape[3];
+}
+
+gan_tensor *gan_bias_act(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *bias, const gan_tensor *noise,
+                         const gan_tensor *noise_strength, gan_bias_act_args args) {
+    OP_BEGIN(ctx, x);
+    char a[GAN_SHAPE_STR_LEN], b[GAN_SHAPE_STR_LEN];
+    OP_REQUIRE(ctx, x->ndim >= 2, "bias_act: expected [N, C, ...], got %s", SHAPE(x, a));
+    OP_REQUIRE(ctx, !bias || (bias->ndim == 1 && bias->shape[0] == x->shape[1]),
+               "bias_act: bias %s does not match input %s", SHAPE(bias, a), SHAPE(x, b));
+    OP_REQUIRE(ctx, !noise || noise_fits(x, noise), "bias_act: noise %s does not match input %s",
+               SHAPE(noise, a), SHAPE(x, b));
+    OP_REQUIRE(ctx, !noise || (noise_strength && noise_strength->numel == 1),
+               "bias_act: noise needs a one-element noise_strength");
+    gan_tensor *y = gan_tensor_new(ctx, x->ndim, x->shape);
+    OP_DISPATCH(ctx, y, bias_act, x, bias, noise, noise_strength, &args);
+}

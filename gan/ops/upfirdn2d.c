@@ -1,0 +1,35 @@
+/* FIR filtering with up- and down-sampling (the reference's upfirdn2d). */
+#include "internal.h"
+
+gan_tensor *gan_upfirdn2d(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *filter, gan_upfirdn2d_args args) {
+    OP_BEGIN(ctx, x, filter);
+    char a[GAN_SHAPE_STR_LEN];
+    OP_REQUIRE(ctx, x->ndim == 4, "upfirdn2d: expected [N, C, H, W], got %s", SHAPE(x, a));
+    OP_REQUIRE(ctx, filter->ndim == 2 && filter->numel > 0, "upfirdn2d: expected a 2-D filter, got %s",
+               SHAPE(filter, a));
+    OP_REQUIRE(ctx, args.up_x >= 1 && args.up_y >= 1 && args.down_x >= 1 && args.down_y >= 1,
+               "upfirdn2d: up and down factors must be at least 1");
+    int64_t h = x->shape[2] * args.up_y + args.pad_y0 + args.pad_y1 - filter->shape[0];
+    int64_t w = x->shape[3] * args.up_x + args.pad_x0 + args.pad_x1 - filter->shape[1];
+    OP_REQUIRE(ctx, h >= 0 && w >= 0, "upfirdn2d: padding leaves no output for input %s", SHAPE(x, a));
+    gan_tensor *y = gan_tensor_4d(ctx, x->shape[0], x->shape[1], h / args.down_y + 1, w / args.down_x + 1);
+    OP_DISPATCH(ctx, y, upfirdn2d, x, filter, &args);
+}
+
+gan_tensor *gan_upsample2d(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *filter) {
+    if (!filter) return gan_upfirdn2d(ctx, x, filter, (gan_upfirdn2d_args){0});
+    int fw = (int)filter->shape[1], fh = (int)filter->shape[0];
+    return gan_upfirdn2d(ctx, x, filter,
+                         (gan_upfirdn2d_args){.up_x = 2, .up_y = 2, .down_x = 1, .down_y = 1,
+                                              .pad_x0 = (fw + 1) / 2, .pad_x1 = (fw - 2) / 2,
+                                              .pad_y0 = (fh + 1) / 2, .pad_y1 = (fh - 2) / 2, .gain = 4});
+}
+
+gan_tensor *gan_downsample2d(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *filter) {
+    if (!filter) return gan_upfirdn2d(ctx, x, filter, (gan_upfirdn2d_args){0});
+    int fw = (int)filter->shape[1], fh = (int)filter->shape[0];
+    return gan_upfirdn2d(ctx, x, filter,
+                         (gan_upfirdn2d_args){.up_x = 1, .up_y = 1, .down_x = 2, .down_y = 2,
+                                              .pad_x0 = (fw - 1) / 2, .pad_x1 = (fw - 2) / 2,
+                                              .pad_y0 = (fh - 1) / 2, .pad_y1 = (fh - 2) / 2, .gain = 1});
+}

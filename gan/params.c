@@ -1,0 +1,162 @@
+#include "params.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+
+gan_tensor *gan_params_add(gan_ctx *ctx, gan_params *p, const char *name, int is_buffer, gan_init init, int ndim,
+                           const int64_t *shape) {
+    if (ctx->failed) return NULL;
+    if (p->count == p->capacity) {
+        int capacity = p->capacity ? p->capacity * 2 : 64;
+        gan_param *grown = realloc(p->items, (size_t)capacity * sizeof *grown);
+        if (!grown) return gan_ctx_fail(ctx, "out of memory registering %s", name);
+        p->items = grown;
+        p->capacity = capacity;
+    }
+    gan_tensor *t = gan_tensor_new(ctx, ndim, shape);
+    char *copy = strdup(name);
+    if (!t || !copy) {
+        gan_tensor_free(ctx, t);
+        free(copy);
+        return ctx->failed ? NULL : gan_ctx_fail(ctx, "out of memory registering %s", name);
+    }
+    p->items[p->count++] = (gan_param){copy, t, is_buffer, init};
+    return t;
+}
+
+const gan_param *gan_params_find(const gan_params *p, const char *name) {
+    for (int i = 0; i < p->count; i++)
+        if (strcmp(p->items[i].name, name) == 0) return &p->items[i];
+    return NULL;
+}
+
+int64_t gan_params_numel(const gan_params *p, int include_buffers) {
+    int64_t total = 0;
+    for (int i = 0; i < p->count; i++)
+        if (include_buffers || !p->items[i].is_buffer) total += p->items[i].tensor->numel;
+    return total;
+}
+
+void gan_params_free(gan_ctx *ctx, gan_params *p) {
+    for (int i = 0; i < p->count; i++) {
+        gan_tensor_free(ctx, p->items[i].tensor);
+        free(p->items[i].name);
+    }
+    free(p->items);
+    *p = (gan_params){0};
+}
+
+static void fill_fir_1331(float *f) {
+    static const float taps[4] = {1, 3, 3, 1};
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) f[i * 4 + j] = taps[i] * taps[j] / 64.0f;
+}
+
+int gan_params_init(gan_ctx *ctx, gan_params *p, uint64_t seed, gan_error *err) {
+    uint64_t offset = 0;
+    for (int i = 0; i < p->count; i++) {
+        gan_param *param = &p->items[i];
+        gan_tensor *t = param->tensor;
+        float *host = malloc((size_t)t->numel * sizeof *host);
+        if (!host) return gan_fail(err, "out of memory initialising %s", param->name);
+        switch (param->init.kind) {
+        case GAN_INIT_NORMAL:
+            gan_philox_normal(seed, offset, host, (size_t)t->numel);
+            for (int64_t j = 0; j < t->numel; j++) host[j] *= param->init.value;
+            offset += (uint64_t)t->numel;
+            break;
+        case GAN_INIT_CONSTANT:
+            for (int64_t j = 0; j < t->numel; j++) host[j] = param->init.value;
+            break;
+        case GAN_INIT_FIR_1331:
+            if (t->numel != 16) {
+                free(host);
+                return gan_fail(err, "%s: the [1,3,3,1] filter needs a [4, 4] tensor", param->name);
+            }
+            fill_fir_1331(host);
+            break;
+        }
+        int rc = gan_tensor_upload(ctx, t, host);
+        free(host);
+        if (rc != 0) return gan_ctx_take_error(ctx, err);
+    }
+    return 0;
+}
+
+static int check_entry(const gan_param *param, const gan_st_tensor *entry, const char *full, gan_error *err) {
+    char want[GAN_SHAPE_STR_LEN], got[GAN_SHAPE_STR_LEN];
+    const gan_tensor *t = param->tensor;
+    int same = entry->ndim == t->ndim;
+    for (int d = 0; same && d < t->ndim; d++) same = entry->shape[d] == t->shape[d];
+    if (!same)
+        return gan_fail(err, "tensor '%s' has shape %s but the config needs %s", full,
+                        gan_shape_str(entry->ndim, entry->shape, got, sizeof got),
+                        gan_shape_str(t->ndim, t->shape, want, sizeof want));
+    return 0;
+}
+
+int gan_params_load(gan_ctx *ctx, gan_params *p, gan_st_file *file, const char *prefix, gan_error *err) {
+    size_t plen = strlen(prefix);
+    for (int i = 0; i < gan_st_count(file); i++) {
+        const gan_st_tensor *entry = gan_st_at(file, i);
+        if (strncmp(entry->name, prefix, plen) == 0 && !gan_params_find(p, entry->name + plen))
+            return gan_fail(err, "unexpected tensor '%s': not part of this network's config", entry->name);
+    }
+    char full[512];
+    float *host = NULL;
+    int rc = 0;
+    for (int i = 0; i < p->count && rc == 0; i++) {
+        const gan_param *param = &p->items[i];
+        snprintf(full, sizeof full, "%s%s", prefix, param->name);
+        const gan_st_tensor *entry = gan_st_find(file, full);
+        if (!entry) {
+            rc = gan_fail(err, "missing tensor '%s'", full);
+            break;
+        }
+        if ((rc = check_entry(param, entry, full, err)) != 0) break;
+        float *grown = realloc(host, (size_t)param->tensor->numel * sizeof *host + 1);
+        if (!grown) {
+            rc = gan_fail(err, "out of memory reading '%s'", full);
+            break;
+        }
+        host = grown;
+        if ((rc = gan_st_read_f32(file, entry, host, err)) != 0) break;
+        if (gan_tensor_upload(ctx, param->tensor, host) != 0) rc = gan_ctx_take_error(ctx, err);
+    }
+    free(host);
+    return rc;
+}
+
+int gan_params_write(gan_ctx *ctx, const gan_params *p, const char *prefix, gan_st_writer *w,
+                     gan_host_copies *copies, gan_error *err) {
+    char full[512];
+    int on_host = ctx->device.type == GAN_DEVICE_CPU;
+    for (int i = 0; i < p->count; i++) {
+        const gan_tensor *t = p->items[i].tensor;
+        const float *data = t->data;
+        if (!on_host) {
+            float **grown = realloc(copies->buffers, (size_t)(copies->count + 1) * sizeof *grown);
+            float *host = malloc((size_t)t->numel * sizeof *host + 1);
+            if (grown) copies->buffers = grown;
+            if (!grown || !host) {
+                free(host);
+                return gan_fail(err, "out of memory saving %s", p->items[i].name);
+            }
+            copies->buffers[copies->count++] = host;
+            if (gan_tensor_download(ctx, t, host) != 0) return gan_ctx_take_error(ctx, err);
+            data = host;
+        }
+        snprintf(full, sizeof full, "%s%s", prefix, p->items[i].name);
+        if (gan_st_writer_add_f32(w, full, t->ndim, t->shape, data, err) != 0) return -1;
+    }
+    return 0;
+}
+
+void gan_params_free_copies(gan_host_copies *copies) {
+    for (int i = 0; i < copies->count; i++) free(copies->buffers[i]);
+    free(copies->buffers);
+    *copies = (gan_host_copies){0};
+}

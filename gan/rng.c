@@ -1,0 +1,194 @@
+/* Random numbers: NumPy's legacy RandomState (bit-exact) and Philox4x32-10.
+ * See rng.h for the contracts; tests/test_rng.c checks them against NumPy and
+ * Random123's known-answer vectors. */
+#include "gan/rng.h"
+
+#include <math.h>
+
+/* Bit-exactness with NumPy needs x1*x1 + x2*x2 rounded twice, as NumPy's
+ * generic x86-64 build does; a fused multiply-add would round once and shift
+ * the accept/reject boundary and every normal after it. GCC contracts by
+ * default outside strict ISO mode (and -march=native offers FMA), clang
+ * within expressions, so switch contraction off for this file either way. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+/* ------------------------------------------------------------ MT19937 */
+
+enum { MT_N = 624, MT_M = 397 };
+
+#define MT_MATRIX_A 0x9908b0dfu
+#define MT_UPPER_MASK 0x80000000u
+#define MT_LOWER_MASK 0x7fffffffu
+
+/* init_genrand, which is what NumPy's _legacy_seeding (mt19937_seed) does for
+ * an integer seed; it also drops any cached gaussian, as NumPy does. */
+void gan_randomstate_seed(gan_randomstate *rs, uint32_t seed) {
+    rs->mt[0] = seed;
+    for (uint32_t i = 1; i < MT_N; i++) {
+        uint32_t prev = rs->mt[i - 1];
+        rs->mt[i] = 1812433253u * (prev ^ (prev >> 30)) + i;
+    }
+    rs->index = MT_N;
+    rs->has_gauss = 0;
+    rs->gauss = 0.0;
+}
+
+static uint32_t mt_twist(uint32_t upper, uint32_t lower, uint32_t far) {
+    uint32_t y = (upper & MT_UPPER_MASK) | (lower & MT_LOWER_MASK);
+    return far ^ (y >> 1) ^ ((y & 1u) ? MT_MATRIX_A : 0u);
+}
+
+/* Regenerates all 624 words at once, as the reference genrand_int32 does. */
+static void mt_refill(uint32_t *mt) {
+    int i = 0;
+    for (; i < MT_N - MT_M; i++) mt[i] = mt_twist(mt[i], mt[i + 1], mt[i + MT_M]);
+    for (; i < MT_N - 1; i++) mt[i] = mt_twist(mt[i], mt[i + 1], mt[i + MT_M - MT_N]);
+    mt[MT_N - 1] = mt_twist(mt[MT_N - 1], mt[0], mt[MT_M - 1]);
+}
+
+uint32_t gan_randomstate_u32(gan_randomstate *rs) {
+    if (rs->index >= MT_N) {
+        mt_refill(rs->mt);
+        rs->index = 0;
+    }
+    uint32_t y = rs->mt[rs->index++];
+    y ^= y >> 11;
+    y ^= (y << 7) & 0x9d2c5680u;
+    y ^= (y << 15) & 0xefc60000u;
+    y ^= y >> 18;
+    return y;
+}
+
+/* 53 random bits: 27 from the first draw, 26 from the second. */
+double gan_randomstate_double(gan_randomstate *rs) {
+    uint32_t a = gan_randomstate_u32(rs) >> 5;
+    uint32_t b = gan_randomstate_u32(rs) >> 6;
+    return (a * 67108864.0 + b) / 9007199254740992.0;
+}
+
+/* legacy_gauss: the polar method yields two normals per accepted pair; the
+ * second is returned by the next call, so the stream matches NumPy only if
+ * the cache is kept exactly as NumPy keeps it. */
+double gan_randomstate_gauss(gan_randomstate *rs) {
+    if (rs->has_gauss) {
+        rs->has_gauss = 0;
+        double cached = rs->gauss;
+        rs->gauss = 0.0;
+        return cached;
+    }
+    double x1, x2, r2;
+    do {
+        x1 = 2.0 * gan_randomstate_double(rs) - 1.0;
+        x2 = 2.0 * gan_randomstate_double(rs) - 1.0;
+        r2 = x1 * x1 + x2 * x2;
+    } while (r2 >= 1.0 || r2 == 0.0);
+    double f = sqrt(-2.0 * log(r2) / r2);
+    rs->gauss = f * x1;
+    rs->has_gauss = 1;
+    return f * x2;
+}
+
+void gan_randomstate_randn(gan_randomstate *rs, double *out, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = gan_randomstate_gauss(rs);
+}
+
+/* ------------------------------------------------------------ Philox4x32-10 */
+
+#define PHILOX_M0 0xD2511F53u
+#define PHILOX_M1 0xCD9E8D57u
+#define PHILOX_W0 0x9E3779B9u
+#define PHILOX_W1 0xBB67AE85u
+
+static void philox_round(uint32_t x[4], const uint32_t k[2]) {
+    uint64_t p0 = (uint64_t)PHILOX_M0 * x[0];
+    uint64_t p1 = (uint64_t)PHILOX_M1 * x[2];
+    uint32_t hi0 = (uint32_t)(p0 >> 32), lo0 = (uint32_t)p0;
+    uint32_t hi1 = (uint32_t)(p1 >> 32), lo1 = (uint32_t)p1;
+    uint32_t y1 = x[1], y3 = x[3];
+    x[0] = hi1 ^ y1 ^ k[0];
+    x[1] = lo1;
+    x[2] = hi0 ^ y3 ^ k[1];
+    x[3] = lo0;
+}
+
+void gan_philox4x32(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]) {
+    uint32_t x[4] = {ctr[0], ctr[1], ctr[2], ctr[3]};
+    uint32_t k[2] = {key[0], key[1]};
+    for (int round = 0; round < 10; round++) {
+        if (round > 0) {
+            k[0] += PHILOX_W0;
+            k[1] += PHILOX_W1;
+        }
+        philox_round(x, k);
+    }
+    for (int i = 0; i < 4; i++) out[i] = x[i];
+}
+
+/* The four words of block c of stream seed. */
+static void philox_block(uint64_t seed, uint64_t c, uint32_t out[4]) {
+    const uint32_t ctr[4] = {(uint32_t)c, (uint32_t)(c >> 32), 0u, 0u};
+    const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
+    gan_philox4x32(ctr, key, out);
+}
+
+#define TWO_POW_M32 2.3283064365386963e-10 /* 2^-32 */
+#define TWO_PI 6.283185307179586476925286766559
+
+/* Maps to (0, 1] so that log never sees 0. */
+static double open_unit(uint32_t u) { return ((double)u + 1.0) * TWO_POW_M32; }
+
+static void box_muller(uint32_t ua, uint32_t ub, double z[2]) {
+    double r = sqrt(-2.0 * log(open_unit(ua)));
+    double theta = TWO_PI * open_unit(ub);
+    z[0] = r * cos(theta);
+    z[1] = r * sin(theta);
+}
+
+static void normal_block(uint64_t seed, uint64_t c, double z[4]) {
+    uint32_t u[4];
+    philox_block(seed, c, u);
+    box_muller(u[0], u[1], z);
+    box_muller(u[2], u[3], z + 2);
+}
+
+/* Lane values of u * 2^-32 at or above 1 - 2^-25 would round to 1.0f; they
+ * take the largest float below 1 instead so the range stays [0, 1). */
+static void uniform_block(uint64_t seed, uint64_t c, double v[4]) {
+    static const double below_one = 0.99999994039535522; /* 1 - 2^-24 */
+    uint32_t u[4];
+    philox_block(seed, c, u);
+    for (int lane = 0; lane < 4; lane++) {
+        double x = u[lane] * TWO_POW_M32;
+        v[lane] = (float)x < 1.0f ? x : below_one;
+    }
+}
+
+typedef void (*block_fn)(uint64_t seed, uint64_t c, double v[4]);
+
+/* Element i is lane (offset + i) % 4 of block (offset + i) / 4; blocks are
+ * computed once each, and a partial block at either end costs one block. */
+static void philox_fill(block_fn block, uint64_t seed, uint64_t offset, float *out, size_t n) {
+    double v[4];
+    uint64_t have = UINT64_MAX; /* block in v; no block number reaches it */
+    for (size_t i = 0; i < n; i++) {
+        uint64_t idx = offset + i;
+        uint64_t c = idx / 4;
+        if (c != have) {
+            block(seed, c, v);
+            have = c;
+        }
+        out[i] = (float)v[idx % 4];
+    }
+}
+
+void gan_philox_normal(uint64_t seed, uint64_t offset, float *out, size_t n) {
+    philox_fill(normal_block, seed, offset, out, n);
+}
+
+void gan_philox_uniform(uint64_t seed, uint64_t offset, float *out, size_t n) {
+    philox_fill(uniform_block, seed, offset, out, n);
+}

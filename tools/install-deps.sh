@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages dne builds, tests and benchmarks with.
+# Run as root (or it uses sudo). Safe to run again.
+set -euo pipefail
+packages=(
+  build-essential cmake pkg-config git
+  libopenblas-openmp-dev libopenblas-dev   # CPU GEMM (the OpenMP build shares our thread pool)
+  libpng-dev libjpeg62-turbo-dev libwebp-dev libgif-dev  # image formats
+  libcjson-dev                             # JSON (configs, safetensors headers)
+  python3-torch python3-numpy              # tools/reference: fixtures, converters, benchmark baseline
+)
+sudo=""
+[[ $(id -u) -eq 0 ]] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${packages[@]}"

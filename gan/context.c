@@ -8,20 +8,46 @@
 
 #include "backend.h"
 
-/* The pool keeps freed device buffers, keyed by exact size, for reuse: a
- * network runs the same sequence of shapes on every batch, so after the first
- * batch nearly every request finds a cached buffer. The cache is bounded, so
- * memory stays close to what is live rather than the sum of every size seen. */
+/* The pool keeps freed device buffers for reuse: a network runs the same
+ * sequence of shapes on every batch, so after the first batch nearly every
+ * request finds a cached buffer and nothing is allocated (or page-faulted)
+ * again. A request takes the smallest cached buffer that fits within 25%
+ * waste, so layers of similar size share buffers. The cache holds at most
+ * max(cache_limit, the most bytes ever live at once), so memory stays within
+ * twice the peak of live tensors. */
 typedef struct pool_block {
     void *ptr;
     size_t bytes;
 } pool_block;
 
-struct gan_pool {
-    pool_block *cached;
+typedef struct block_list {
+    pool_block *items;
     int count, capacity;
-    size_t bytes_cached, bytes_live, cache_limit;
+} block_list;
+
+struct gan_pool {
+    block_list cached, live;
+    size_t bytes_cached, bytes_live, peak_live, cache_limit;
+    long reused, fresh; /* allocations served from the cache, and not */
 };
+
+static int list_push(block_list *l, pool_block b) {
+    if (l->count == l->capacity) {
+        int capacity = l->capacity ? l->capacity * 2 : 64;
+        pool_block *grown = realloc(l->items, (size_t)capacity * sizeof *grown);
+        if (!grown) return -1;
+        l->items = grown;
+        l->capacity = capacity;
+    }
+    l->items[l->count++] = b;
+    return 0;
+}
+
+static pool_block list_take(block_list *l, int index) {
+    pool_block b = l->items[index];
+    l->items[index] = l->items[--l->count];
+    return b;
+}
 
 int gan_device_parse(const char *text, gan_device *device, gan_error *err) {
     if (strcmp(text, "cpu") == 0) {
@@ -73,8 +99,8 @@ gan_ctx *gan_ctx_new(gan_device device, int threads, gan_error *err) {
 
 static void pool_drop_cache(gan_ctx *ctx) {
     gan_pool *pool = ctx->pool;
-    for (int i = 0; i < pool->count; i++) ctx->backend->free(ctx, pool->cached[i].ptr);
-    pool->count = 0;
+    for (int i = 0; i < pool->cached.count; i++) ctx->backend->free(ctx, pool->cached.items[i].ptr);
+    pool->cached.count = 0;
     pool->bytes_cached = 0;
 }
 
@@ -82,7 +108,8 @@ void gan_ctx_free(gan_ctx *ctx) {
     if (!ctx) return;
     pool_drop_cache(ctx);
     if (ctx->backend->shutdown) ctx->backend->shutdown(ctx);
-    free(ctx->pool->cached);
+    free(ctx->pool->cached.items);
+    free(ctx->pool->live.items);
     free(ctx->pool);
     free(ctx);
 }
@@ -107,49 +134,63 @@ int gan_ctx_take_error(gan_ctx *ctx, gan_error *err) {
     return -1;
 }
 
+static int best_cached_fit(const gan_pool *pool, size_t bytes) {
+    int best = -1;
+    for (int i = 0; i < pool->cached.count; i++) {
+        size_t size = pool->cached.items[i].bytes;
+        if (size >= bytes && size - bytes <= bytes / 4 && (best < 0 || size < pool->cached.items[best].bytes))
+            best = i;
+    }
+    return best;
+}
+
 void *gan_ctx_alloc(gan_ctx *ctx, size_t bytes) {
     gan_pool *pool = ctx->pool;
     if (bytes == 0) bytes = 1;
-    for (int i = pool->count - 1; i >= 0; i--) {
-        if (pool->cached[i].bytes != bytes) continue;
-        void *ptr = pool->cached[i].ptr;
-        pool->cached[i] = pool->cached[--pool->count];
-        pool->bytes_cached -= bytes;
-        pool->bytes_live += bytes;
-        return ptr;
+    pool_block block = {NULL, bytes};
+    int fit = best_cached_fit(pool, bytes);
+    if (fit >= 0) {
+        block = list_take(&pool->cached, fit);
+        pool->bytes_cached -= block.bytes;
+        pool->reused++;
+    } else {
+        block.ptr = ctx->backend->alloc(ctx, bytes);
+        if (!block.ptr) {
+            /* Cached buffers of other sizes may be what stands in the way. */
+            pool_drop_cache(ctx);
+            block.ptr = ctx->backend->alloc(ctx, bytes);
+        }
+        if (!block.ptr)
+            return gan_ctx_fail(ctx, "out of %s memory allocating %zu bytes", ctx->backend->name, bytes);
+        pool->fresh++;
     }
-    void *ptr = ctx->backend->alloc(ctx, bytes);
-    if (!ptr) {
-        /* Cached buffers of other sizes may be what stands in the way. */
-        pool_drop_cache(ctx);
-        ptr = ctx->backend->alloc(ctx, bytes);
+    if (list_push(&pool->live, block) != 0) {
+        ctx->backend->free(ctx, block.ptr);
+        return gan_ctx_fail(ctx, "out of memory");
     }
-    if (!ptr) return gan_ctx_fail(ctx, "out of %s memory allocating %zu bytes", ctx->backend->name, bytes);
-    pool->bytes_live += bytes;
-    return ptr;
+    pool->bytes_live += block.bytes;
+    if (pool->bytes_live > pool->peak_live) pool->peak_live = pool->bytes_live;
+    return block.ptr;
 }
 
 void gan_ctx_release(gan_ctx *ctx, void *ptr, size_t bytes) {
+    (void)bytes; /* the pool knows the real size of the block */
     if (!ptr) return;
     gan_pool *pool = ctx->pool;
-    if (bytes == 0) bytes = 1;
-    pool->bytes_live -= bytes;
-    if (pool->bytes_cached + bytes > pool->cache_limit) {
+    int at = pool->live.count - 1;
+    while (at >= 0 && pool->live.items[at].ptr != ptr) at--;
+    if (at < 0) { /* not from this pool: a bug, but freeing it is the least harm */
         ctx->backend->free(ctx, ptr);
         return;
     }
-    if (pool->count == pool->capacity) {
-        int capacity = pool->capacity ? pool->capacity * 2 : 64;
-        pool_block *grown = realloc(pool->cached, (size_t)capacity * sizeof *grown);
-        if (!grown) {
-            ctx->backend->free(ctx, ptr);
-            return;
-        }
-        pool->cached = grown;
-        pool->capacity = capacity;
+    pool_block block = list_take(&pool->live, at);
+    pool->bytes_live -= block.bytes;
+    size_t limit = pool->cache_limit > pool->peak_live ? pool->cache_limit : pool->peak_live;
+    if (pool->bytes_cached + block.bytes > limit || list_push(&pool->cached, block) != 0) {
+        ctx->backend->free(ctx, block.ptr);
+        return;
     }
-    pool->cached[pool->count++] = (pool_block){ptr, bytes};
-    pool->bytes_cached += bytes;
+    pool->bytes_cached += block.bytes;
 }
 
 size_t gan_ctx_bytes_live(const gan_ctx *ctx) { return ctx->pool->bytes_live; }
@@ -193,6 +234,9 @@ void gan_ctx_profile_print(const gan_ctx *ctx, FILE *out) {
     qsort(sorted, GAN_PROFILE_MAX_OPS, sizeof *sorted, by_time);
     double total = 0;
     for (int i = 0; i < GAN_PROFILE_MAX_OPS; i++) total += sorted[i].seconds;
+    const gan_pool *pool = ctx->pool;
+    fprintf(out, "memory: %ld allocations reused, %ld new; peak live %.1f MB, cached %.1f MB\n", pool->reused,
+            pool->fresh, pool->peak_live / 1048576.0, pool->bytes_cached / 1048576.0);
     fprintf(out, "%-22s %8s %10s %6s\n", "op", "calls", "ms", "share");
     for (int i = 0; i < GAN_PROFILE_MAX_OPS && sorted[i].op; i++)
         fprintf(out, "%-22s %8ld %10.1f %5.1f%%\n", sorted[i].op, sorted[i].calls, sorted[i].seconds * 1e3,

@@ -27,8 +27,9 @@ typedef struct gan_device {
 /* "cpu", "cuda", "cuda:1". */
 int gan_device_parse(const char *text, gan_device *device, gan_error *err);
 
-/* Freed buffers are kept for reuse up to this many bytes by default; above
- * it they go back to the system, so peak memory tracks the live tensors. */
+/* Freed buffers are kept for reuse up to this many bytes, or up to the peak
+ * of live bytes if that is more (see context.c); beyond that they go back to
+ * the system. */
 #define GAN_POOL_DEFAULT_CACHE ((size_t)256 << 20)
 
 typedef struct gan_pool gan_pool;

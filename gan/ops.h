@@ -43,6 +43,11 @@ float gan_act_default_gain(gan_act act);
  * bias, and a separate pass over the activations would cost as much again. */
 gan_tensor *gan_bias_act(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *bias, const gan_tensor *noise,
                          const gan_tensor *noise_strength, gan_bias_act_args args);
+/* The same, overwriting x and returning it: for inference, where the input is
+ * not needed afterwards and one fewer buffer of the largest layer lowers the
+ * peak memory. On failure x is freed. */
+gan_tensor *gan_bias_act_inplace(gan_ctx *ctx, gan_tensor *x, const gan_tensor *bias, const gan_tensor *noise,
+                                 const gan_tensor *noise_strength, gan_bias_act_args args);
 
 /* ---- convolutions and resampling ----------------------------------------- */
 

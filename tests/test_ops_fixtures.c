@@ -75,6 +75,11 @@ static void test_bias_act(fixture *f) {
     expect(f, gan_bias_act(f->ctx, x, b, noise, strength, lrelu), "bias_act.y_lrelu");
     gan_bias_act_args linear = {GAN_ACT_LINEAR, 0, 1, -1};
     expect(f, gan_bias_act(f->ctx, x, b, NULL, NULL, linear), "bias_act.y_linear");
+    /* The in-place form overwrites (and returns) its input. */
+    gan_tensor *copy = load(f, "bias_act.x");
+    gan_tensor *same = gan_bias_act_inplace(f->ctx, copy, b, noise, strength, lrelu);
+    CHECK(same == copy);
+    expect(f, same, "bias_act.y_lrelu");
     gan_tensor_free(f->ctx, x);
     gan_tensor_free(f->ctx, b);
     gan_tensor_free(f->ctx, noise);

@@ -586,6 +586,27 @@ static const struct bad_header {
     {"{\"\xed\xa0\x80\":" T("F32", "[0]", "[0,0]") "}", 0, "UTF-8", NULL}, /* a surrogate */
 };
 
+/* Legal but unusual: tensors listed out of offset order, empty tensors
+ * sharing an offset with a non-empty one (listed after it), whitespace
+ * padding other than spaces. */
+static void test_unusual_valid_header(void) {
+    char path[128];
+    tmp_path(path, sizeof path, "unusual.safetensors");
+    write_st(path,
+             "{\"b\":" T("F32", "[2]", "[4,12]") ",\"z\":" T("F32", "[0]", "[4,4]") ",\"a\":" T("F32", "[1]", "[0,4]")
+             ",\"e\":" T("F32", "[3,0]", "[12,12]") "}\n\t ",
+             12);
+    gan_error err;
+    gan_st_file *f = NULL;
+    CHECK_OK(gan_st_open(path, &f, &err), &err);
+    CHECK(f && gan_st_count(f) == 4 && strcmp(gan_st_at(f, 0)->name, "b") == 0 &&
+          strcmp(gan_st_at(f, 3)->name, "e") == 0);
+    const gan_st_tensor *z = f ? gan_st_find(f, "z") : NULL;
+    CHECK(f && gan_st_find(f, "a") == gan_st_at(f, 2) && z && z->numel == 0);
+    gan_st_close(f);
+    unlink(path);
+}
+
 static void test_bad_headers(void) {
     char path[128];
     tmp_path(path, sizeof path, "bad_header.safetensors");
@@ -680,6 +701,7 @@ int main(void) {
     test_python_layout();
     test_python_fixture();
     test_bad_lengths();
+    test_unusual_valid_header();
     test_bad_headers();
     test_truncated_after_open();
     test_read_refusals();

@@ -6,8 +6,9 @@
  * reference's order: (x + noise * strength) + b, act, gain, clamp. The
  * activation is a slope for negative values (lrelu alpha, 0 for relu, 1 for
  * linear), the clamp bound is infinite when off, and multiplying by a gain of
- * 1 is exact, so one branch-free loop serves every case and vectorises. */
-static inline void bias_act_plane(float *restrict y, const float *restrict x, int64_t size, float b,
+ * 1 is exact, so one branch-free loop serves every case and vectorises.
+ * y may be x (the in-place op). */
+static inline void bias_act_plane(float *y, const float *x, int64_t size, float b,
                                   const float *restrict noise, float strength, float slope, float gain, float bound) {
     for (int64_t i = 0; i < size; i++) {
         float v = (noise ? x[i] + noise[i] * strength : x[i]) + b;

@@ -315,10 +315,8 @@ static void replace(gan_ctx *ctx, gan_tensor **slot, gan_tensor *value) {
 static gan_tensor *fc_lrelu(gan_ctx *ctx, gan_tensor *x, const gan_tensor *weight, const gan_tensor *bias) {
     float in = (float)weight->shape[1];
     gan_tensor *y = gan_linear(ctx, x, weight, bias, MAPPING_LR_MUL / sqrtf(in), MAPPING_LR_MUL);
-    gan_tensor *out = gan_bias_act(ctx, y, NULL, NULL, NULL,
-                                   (gan_bias_act_args){GAN_ACT_LRELU, 0.2f, gan_act_default_gain(GAN_ACT_LRELU), -1});
-    gan_tensor_free(ctx, y);
-    return out;
+    return gan_bias_act_inplace(ctx, y, NULL, NULL, NULL,
+                                (gan_bias_act_args){GAN_ACT_LRELU, 0.2f, gan_act_default_gain(GAN_ACT_LRELU), -1});
 }
 
 gan_tensor *sg2_mapping(gan_ctx *ctx, const sg2_generator *g, const gan_tensor *z, const gan_tensor *c, float psi,
@@ -366,9 +364,8 @@ static gan_tensor *synthesis_layer(gan_ctx *ctx, const sg2_generator *g, const s
     gan_tensor *random = layer_noise(ctx, l, x ? x->shape[0] : 0, noise);
     const gan_tensor *n = noise->mode == SG2_NOISE_CONST ? l->noise_const : random;
     gan_bias_act_args act = {GAN_ACT_LRELU, 0.2f, gan_act_default_gain(GAN_ACT_LRELU), g->cfg.conv_clamp};
-    gan_tensor *y = gan_bias_act(ctx, h, l->bias, n, n ? l->noise_strength : NULL, act);
+    gan_tensor *y = gan_bias_act_inplace(ctx, h, l->bias, n, n ? l->noise_strength : NULL, act);
     gan_tensor_free(ctx, random);
-    gan_tensor_free(ctx, h);
     return y;
 }
 
@@ -381,10 +378,7 @@ static gan_tensor *torgb_layer(gan_ctx *ctx, const sg2_generator *g, const sg2_l
     gan_tensor *styles = gan_linear(ctx, w, l->affine_weight, l->affine_bias, affine_gain * gain, gain);
     gan_tensor *h = gan_modconv(ctx, x, l->weight, styles, (gan_modconv_args){0, 1, NULL});
     gan_tensor_free(ctx, styles);
-    gan_tensor *y =
-        gan_bias_act(ctx, h, l->bias, NULL, NULL, (gan_bias_act_args){GAN_ACT_LINEAR, 0, 1, g->cfg.conv_clamp});
-    gan_tensor_free(ctx, h);
-    return y;
+    return gan_bias_act_inplace(ctx, h, l->bias, NULL, NULL, (gan_bias_act_args){GAN_ACT_LINEAR, 0, 1, g->cfg.conv_clamp});
 }
 
 static gan_tensor *ws_row(gan_ctx *ctx, const gan_tensor *ws, int index) { return gan_select_row(ctx, ws, index); }

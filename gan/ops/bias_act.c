@@ -12,9 +12,9 @@ static int noise_fits(const gan_tensor *x, const gan_tensor *noise) {
            noise->shape[2] == x->shape[2] && noise->shape[3] == x->shape[3];
 }
 
-gan_tensor *gan_bias_act(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *bias, const gan_tensor *noise,
-                         const gan_tensor *noise_strength, gan_bias_act_args args) {
-    OP_BEGIN(ctx, x);
+/* Records a failure in ctx unless the arguments fit x; returns NULL either way. */
+static void *check_args(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *bias, const gan_tensor *noise,
+                      const gan_tensor *noise_strength) {
     char a[GAN_SHAPE_STR_LEN], b[GAN_SHAPE_STR_LEN];
     OP_REQUIRE(ctx, x->ndim >= 2, "bias_act: expected [N, C, ...], got %s", SHAPE(x, a));
     OP_REQUIRE(ctx, !bias || (bias->ndim == 1 && bias->shape[0] == x->shape[1]),
@@ -23,6 +23,24 @@ gan_tensor *gan_bias_act(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *bi
                SHAPE(noise, a), SHAPE(x, b));
     OP_REQUIRE(ctx, !noise || (noise_strength && noise_strength->numel == 1),
                "bias_act: noise needs a one-element noise_strength");
+    return NULL;
+}
+
+gan_tensor *gan_bias_act(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *bias, const gan_tensor *noise,
+                         const gan_tensor *noise_strength, gan_bias_act_args args) {
+    OP_BEGIN(ctx, x);
+    check_args(ctx, x, bias, noise, noise_strength);
+    if (ctx->failed) return NULL;
     gan_tensor *y = gan_tensor_new(ctx, x->ndim, x->shape);
     OP_DISPATCH(ctx, y, bias_act, x, bias, noise, noise_strength, &args);
+}
+
+gan_tensor *gan_bias_act_inplace(gan_ctx *ctx, gan_tensor *x, const gan_tensor *bias, const gan_tensor *noise,
+                                 const gan_tensor *noise_strength, gan_bias_act_args args) {
+    if (x && !ctx->failed) check_args(ctx, x, bias, noise, noise_strength);
+    if (!x || ctx->failed) {
+        gan_tensor_free(ctx, x);
+        return ctx->failed ? NULL : gan_ctx_fail(ctx, "bias_act: missing input");
+    }
+    OP_DISPATCH(ctx, x, bias_act, x, bias, noise, noise_strength, &args);
 }

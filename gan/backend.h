@@ -40,6 +40,8 @@ struct gan_backend {
     int (*repeat)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
     int (*broadcast_rows)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
     int (*select_row)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, int64_t index);
+    int (*slice)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, int64_t start);
+    int (*write_slice)(gan_ctx *ctx, gan_tensor *dst, const gan_tensor *src, int64_t start);
     int (*concat_cols)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *b);
     int (*randn)(gan_ctx *ctx, gan_tensor *y, const uint64_t *seeds, int count, uint64_t offset);
 };

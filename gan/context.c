@@ -14,7 +14,7 @@
  * again. A request takes the smallest cached buffer that fits within 25%
  * waste, so layers of similar size share buffers. The cache holds at most
  * max(cache_limit, the most bytes ever live at once), so memory stays within
- * twice the peak of live tensors. */
+ * twice the peak of live tensors, and in practice close to it. */
 typedef struct pool_block {
     void *ptr;
     size_t bytes;

@@ -103,6 +103,11 @@ gan_tensor *gan_repeat(gan_ctx *ctx, const gan_tensor *x, int64_t count);
 gan_tensor *gan_broadcast_rows(gan_ctx *ctx, const gan_tensor *x, int64_t count);
 /* y[n] = x[n, index]: x [N, L, D] -> y [N, D]. */
 gan_tensor *gan_select_row(gan_ctx *ctx, const gan_tensor *x, int64_t index);
+/* y = x[start : start + count] along the first dimension. */
+gan_tensor *gan_slice(gan_ctx *ctx, const gan_tensor *x, int64_t start, int64_t count);
+/* dst[start : start + src.shape[0]] = src along the first dimension (other
+ * dimensions equal); returns 0, or -1 with the error in ctx. */
+int gan_write_slice(gan_ctx *ctx, gan_tensor *dst, const gan_tensor *src, int64_t start);
 /* y[n] = (a[n], b[n]): a [N, A], b [N, B] -> y [N, A + B]. */
 gan_tensor *gan_concat_cols(gan_ctx *ctx, const gan_tensor *a, const gan_tensor *b);
 

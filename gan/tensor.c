@@ -24,7 +24,7 @@ gan_tensor *gan_tensor_new(gan_ctx *ctx, int ndim, const int64_t *shape) {
     gan_tensor *t = calloc(1, sizeof *t);
     if (!t) return gan_ctx_fail(ctx, "out of memory");
     t->ndim = ndim;
-    memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    if (ndim > 0) memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
     t->numel = numel;
     t->data = gan_ctx_alloc(ctx, (size_t)numel * sizeof(float));
     if (!t->data) {

@@ -1,6 +1,6 @@
 /* A minimal test harness: each tests/test_*.c is one program run by ctest
- * from the project root. CHECK records a failure and goes on; the program's
- * exit status is the number of failures (0 = pass), or 77 when it skips. */
+ * from the project root. CHECK records a failure and goes on; the program
+ * exits 0 when every check passed, 1 when any failed, 77 when it skips. */
 #ifndef DNE_TEST_H
 #define DNE_TEST_H
 

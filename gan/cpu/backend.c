@@ -55,6 +55,8 @@ static const gan_backend cpu_table = {
     .repeat = cpu_repeat,
     .broadcast_rows = cpu_broadcast_rows,
     .select_row = cpu_select_row,
+    .slice = cpu_slice,
+    .write_slice = cpu_write_slice,
     .concat_cols = cpu_concat_cols,
     .randn = cpu_randn,
 };

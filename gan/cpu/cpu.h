@@ -23,6 +23,8 @@ int cpu_truncate(gan_ctx *ctx, gan_tensor *y, const gan_tensor *ws, const gan_te
 int cpu_repeat(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
 int cpu_broadcast_rows(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
 int cpu_select_row(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, int64_t index);
+int cpu_slice(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, int64_t start);
+int cpu_write_slice(gan_ctx *ctx, gan_tensor *dst, const gan_tensor *src, int64_t start);
 int cpu_concat_cols(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *b);
 int cpu_randn(gan_ctx *ctx, gan_tensor *y, const uint64_t *seeds, int count, uint64_t offset);
 

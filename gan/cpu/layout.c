@@ -34,3 +34,17 @@ int cpu_concat_cols(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_
     }
     return 0;
 }
+
+int cpu_slice(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, int64_t start) {
+    (void)ctx;
+    int64_t row = x->numel / x->shape[0];
+    memcpy(y->data, x->data + start * row, (size_t)y->numel * sizeof(float));
+    return 0;
+}
+
+int cpu_write_slice(gan_ctx *ctx, gan_tensor *dst, const gan_tensor *src, int64_t start) {
+    (void)ctx;
+    int64_t row = dst->numel / dst->shape[0];
+    memcpy(dst->data + start * row, src->data, (size_t)src->numel * sizeof(float));
+    return 0;
+}

@@ -414,6 +414,29 @@ static void synthesis_block(gan_ctx *ctx, const sg2_generator *g, const sg2_bloc
     gan_tensor_free(ctx, rgb);
 }
 
+/* The synthesis network for one chunk of images. */
+static gan_tensor *synthesis_chunk(gan_ctx *ctx, const sg2_generator *g, const gan_tensor *ws,
+                                   sg2_noise_mode noise_mode, const uint64_t *noise_seeds) {
+    noise_source noise = {noise_mode, noise_seeds, 0};
+    gan_tensor *x = NULL, *img = NULL;
+    int w_index = 0;
+    for (int b = 0; b < g->num_blocks && !ctx->failed; b++) {
+        synthesis_block(ctx, g, &g->blocks[b], ws, w_index, &x, &img, &noise);
+        w_index += b == 0 ? 1 : 2;
+    }
+    gan_tensor_free(ctx, x);
+    if (ctx->failed) {
+        gan_tensor_free(ctx, img);
+        return NULL;
+    }
+    return img;
+}
+
+/* On the CPU images go through the network one at a time: a layer's output
+ * then is still in cache when the next layer reads it, which a batch of
+ * large activations defeats, and peak memory stays that of one image. */
+static int64_t chunk_size(const gan_ctx *ctx, int64_t n) { return ctx->device.type == GAN_DEVICE_CPU ? 1 : n; }
+
 gan_tensor *sg2_synthesis(gan_ctx *ctx, const sg2_generator *g, const gan_tensor *ws, sg2_noise_mode noise_mode,
                           const uint64_t *noise_seeds) {
     if (!ws || ctx->failed) return NULL;
@@ -423,14 +446,18 @@ gan_tensor *sg2_synthesis(gan_ctx *ctx, const sg2_generator *g, const gan_tensor
                             gan_shape_str(ws->ndim, ws->shape, buf, sizeof buf), g->num_ws, g->cfg.w_dim);
     if (noise_mode == SG2_NOISE_RANDOM && !noise_seeds)
         return gan_ctx_fail(ctx, "synthesis: random noise needs a seed per image");
-    noise_source noise = {noise_mode, noise_seeds, 0};
-    gan_tensor *x = NULL, *img = NULL;
-    int w_index = 0;
-    for (int b = 0; b < g->num_blocks && !ctx->failed; b++) {
-        synthesis_block(ctx, g, &g->blocks[b], ws, w_index, &x, &img, &noise);
-        w_index += b == 0 ? 1 : 2;
+    int64_t n = ws->shape[0], chunk = chunk_size(ctx, n);
+    if (chunk >= n) return synthesis_chunk(ctx, g, ws, noise_mode, noise_seeds);
+    int64_t r = g->cfg.img_resolution;
+    gan_tensor *img = gan_tensor_4d(ctx, n, g->cfg.img_channels, r, r);
+    for (int64_t start = 0; start < n && !ctx->failed; start += chunk) {
+        int64_t count = n - start < chunk ? n - start : chunk;
+        gan_tensor *part_ws = gan_slice(ctx, ws, start, count);
+        gan_tensor *part = synthesis_chunk(ctx, g, part_ws, noise_mode, noise_seeds ? noise_seeds + start : NULL);
+        gan_write_slice(ctx, img, part, start);
+        gan_tensor_free(ctx, part_ws);
+        gan_tensor_free(ctx, part);
     }
-    gan_tensor_free(ctx, x);
     if (ctx->failed) {
         gan_tensor_free(ctx, img);
         return NULL;

@@ -1,4 +1,6 @@
 /* Data movement: repeating, broadcasting, selecting and concatenating rows. */
+#include <string.h>
+
 #include "internal.h"
 
 gan_tensor *gan_repeat(gan_ctx *ctx, const gan_tensor *x, int64_t count) {
@@ -28,6 +30,33 @@ gan_tensor *gan_select_row(gan_ctx *ctx, const gan_tensor *x, int64_t index) {
                (long long)index, SHAPE(x, a));
     gan_tensor *y = gan_tensor_2d(ctx, x->shape[0], x->shape[2]);
     OP_DISPATCH(ctx, y, select_row, x, index);
+}
+
+gan_tensor *gan_slice(gan_ctx *ctx, const gan_tensor *x, int64_t start, int64_t count) {
+    OP_BEGIN(ctx, x);
+    char a[GAN_SHAPE_STR_LEN];
+    OP_REQUIRE(ctx, x->ndim >= 1 && start >= 0 && count >= 1 && start + count <= x->shape[0],
+               "slice: rows %lld..%lld are not in %s", (long long)start, (long long)(start + count - 1), SHAPE(x, a));
+    int64_t shape[GAN_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof shape);
+    shape[0] = count;
+    gan_tensor *y = gan_tensor_new(ctx, x->ndim, shape);
+    OP_DISPATCH(ctx, y, slice, x, start);
+}
+
+int gan_write_slice(gan_ctx *ctx, gan_tensor *dst, const gan_tensor *src, int64_t start) {
+    if (ctx->failed) return -1;
+    if (!dst || !src) return gan_ctx_fail(ctx, "write_slice: missing input"), -1;
+    char a[GAN_SHAPE_STR_LEN], b[GAN_SHAPE_STR_LEN];
+    int fits = dst->ndim == src->ndim && start >= 0 && start + src->shape[0] <= dst->shape[0];
+    for (int i = 1; fits && i < dst->ndim; i++) fits = dst->shape[i] == src->shape[i];
+    if (!fits)
+        return gan_ctx_fail(ctx, "write_slice: %s does not fit %s at row %lld", SHAPE(src, a), SHAPE(dst, b),
+                            (long long)start),
+               -1;
+    if (!ctx->backend->write_slice)
+        return gan_ctx_fail(ctx, "op write_slice is not implemented on the %s backend", ctx->backend->name), -1;
+    return ctx->backend->write_slice(ctx, dst, src, start);
 }
 
 gan_tensor *gan_concat_cols(gan_ctx *ctx, const gan_tensor *a, const gan_tensor *b) {

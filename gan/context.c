@@ -185,7 +185,7 @@ void gan_ctx_release(gan_ctx *ctx, void *ptr, size_t bytes) {
     }
     pool_block block = list_take(&pool->live, at);
     pool->bytes_live -= block.bytes;
-    size_t limit = pool->cache_limit > pool->peak_live ? pool->cache_limit : pool->peak_live;
+    size_t limit = pool->cache_limit > 2 * pool->peak_live ? pool->cache_limit : 2 * pool->peak_live;
     if (pool->bytes_cached + block.bytes > limit || list_push(&pool->cached, block) != 0) {
         ctx->backend->free(ctx, block.ptr);
         return;

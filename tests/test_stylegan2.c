@@ -123,6 +123,30 @@ static void check_network(gan_ctx *ctx, const char *name, int has_cutoff_case) {
     sg2_free(ctx, g);
 }
 
+/* 1024 px with 10 mapping layers runs end to end (thin channels keep it quick). */
+static void check_large(gan_ctx *ctx) {
+    gan_error err;
+    sg2_config cfg = {.z_dim = 8, .w_dim = 8, .c_dim = 0, .img_resolution = 1024, .img_channels = 3,
+                      .mapping_layers = 10, .channel_base = 1024, .channel_max = 4, .conv_clamp = 256};
+    sg2_generator *g = sg2_create(ctx, &cfg, &err);
+    CHECKF(g != NULL, "%s", err.msg);
+    if (!g) return;
+    CHECK(g->num_ws == 18 && g->num_blocks == 9);
+    CHECK_OK(sg2_init_random(ctx, g, 1, &err), &err);
+    float z[8] = {1, -1, 0.5f, 2, 0, -0.3f, 0.7f, 1.1f};
+    gan_tensor *zt = gan_tensor_from_host(ctx, 2, (int64_t[]){1, 8}, z);
+    gan_tensor *ws = sg2_mapping(ctx, g, zt, NULL, 0.5f, 8);
+    gan_tensor *img = sg2_synthesis(ctx, g, ws, SG2_NOISE_CONST, NULL);
+    CHECKF(img && img->shape[2] == 1024 && img->shape[3] == 1024, "%s", ctx->error.msg);
+    int finite = 1;
+    for (int64_t i = 0; img && i < img->numel; i++) finite &= isfinite(img->data[i]);
+    CHECK(finite);
+    gan_tensor_free(ctx, zt);
+    gan_tensor_free(ctx, ws);
+    gan_tensor_free(ctx, img);
+    sg2_free(ctx, g);
+}
+
 /* Random noise: deterministic per image seed, independent of the batch, and
  * actually random (differs from const noise). */
 static void check_random_noise(gan_ctx *ctx) {
@@ -191,6 +215,8 @@ int main(void) {
     check_network(ctx, "sg2_64", 1);
     check_network(ctx, "sg2_128", 0);
     check_network(ctx, "sg2_32c", 0);
+    check_network(ctx, "sg2_4", 0);
+    check_large(ctx);
     check_random_noise(ctx);
     check_init_and_roundtrip(ctx);
     CHECKF(gan_ctx_bytes_live(ctx) == 0, "%zu bytes still live", gan_ctx_bytes_live(ctx));

@@ -42,6 +42,10 @@ MODELS = [
                      channel_base=2048, channel_max=32, conv_clamp=256), 128, []),
     ("sg2_32c", dict(z_dim=32, w_dim=32, c_dim=5, img_resolution=32, img_channels=3, mapping_layers=2,
                      channel_base=512, channel_max=32, conv_clamp=256), 32, []),
+    # The smallest network: one block (no up-sampling, no image skip sum), one
+    # mapping layer, a single grey channel.
+    ("sg2_4", dict(z_dim=16, w_dim=16, c_dim=0, img_resolution=4, img_channels=1, mapping_layers=1,
+                   channel_base=64, channel_max=16, conv_clamp=None), 4, []),
 ]
 
 

@@ -218,7 +218,9 @@ int main(void) {
     check_modconv_same(ctx, 2, 5, 4, 3, 7, 6, 1);
     check_modconv_same(ctx, 3, 6, 7, 1, 5, 9, 0);
     check_modconv_same(ctx, 1, 3, 2, 5, 6, 4, 1);
-    check_modconv_same(ctx, 1, 240, 1, 3, 6, 1000, 1); /* one row per band */
+    check_modconv_same(ctx, 1, 240, 1, 3, 6, 1000, 1); /* one row per band (or the direct kernel) */
+    check_modconv_same(ctx, 2, 17, 11, 3, 9, 40, 1);   /* direct kernel: a partial block of outputs and columns */
+    check_modconv_same(ctx, 1, 8, 16, 3, 5, 64, 0);
     check_modconv_up(ctx, 2, 5, 4, 3, 4, 5);
     check_modconv_up(ctx, 1, 3, 6, 1, 3, 3);
     check_modconv_up(ctx, 1, 2, 240, 3, 3, 1000); /* banded column buffer */

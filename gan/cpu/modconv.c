@@ -4,7 +4,8 @@
  * private copy of the weight, as the reference does for inference; the cost is
  * O*I*k*k multiplies per sample, noise next to the convolution itself. The
  * convolution is then one GEMM per band of rows:
- *   up = 1: y[O, rows*W] = w[O, I*k*k] . im2col(x)[I*k*k, rows*W]
+ *   up = 1: y[O, rows*W] = w[O, I*k*k] . im2col(x)[I*k*k, rows*W], or the
+ *           direct 3x3 kernel of conv3x3.c where rows are wide;
  *   up = 2: cols[O*k*k, rows*W] = w[O*k*k, I] . x[I, rows*W], scattered with
  *           stride 2 into a padded plane (the transposed convolution), then
  *           the FIR filter runs over that plane.
@@ -48,11 +49,21 @@ static band_plan plan_bands(const conv_shape *s, size_t floats_per_column, int m
     return p;
 }
 
-/* w_n = weight * styles[i] (* d[o]) in the reference's order, (w * s) * d;
- * layout [O][I][k*k], or [O][k*k][I] for the transposed convolution, whose
- * GEMM wants (o, tap) rows. `expanded` has room for I*k*k floats. */
-static void modulate(const float *weight, const float *styles, const conv_shape *s, int demodulate, int tap_major,
-                     float *w_n, float *expanded, int threads) {
+/* How the per-sample weight is laid out for the kernel that reads it. */
+typedef enum weight_layout {
+    LAYOUT_OIT,    /* [O][I][k*k]: the GEMM of im2col */
+    LAYOUT_OTI,    /* [O][k*k][I]: the transposed convolution's GEMM wants (o, tap) rows */
+    LAYOUT_DIRECT, /* the direct 3x3 kernel's blocks */
+} weight_layout;
+
+static size_t weight_floats(const conv_shape *s, weight_layout layout) {
+    return layout == LAYOUT_DIRECT ? cpu_conv3x3_weight_floats(s->out, s->in) : (size_t)s->out * s->in * s->k * s->k;
+}
+
+/* w_n = weight * styles[i] (* d[o]) in the reference's order, (w * s) * d.
+ * `expanded` has room for I*k*k floats. */
+static void modulate(const float *weight, const float *styles, const conv_shape *s, int demodulate,
+                     weight_layout layout, float *w_n, float *expanded, int threads) {
     int taps = s->k * s->k, in = s->in, row = in * taps;
     for (int i = 0; i < in; i++)
         for (int t = 0; t < taps; t++) expanded[i * taps + t] = styles[i];
@@ -73,14 +84,17 @@ static void modulate(const float *weight, const float *styles, const conv_shape 
             for (int l = 0; l < 16; l++) sum += lanes[l];
             d = 1.0f / sqrtf(sum + 1e-8f);
         }
-        if (!tap_major) {
+        if (layout == LAYOUT_OIT) {
             float *dst = w_n + (size_t)o * row;
             for (int j = 0; j < row; j++) dst[j] = (w_o[j] * expanded[j]) * d;
-        } else {
+        } else if (layout == LAYOUT_OTI) {
             for (int t = 0; t < taps; t++) {
                 float *dst = w_n + ((size_t)o * taps + t) * in;
                 for (int i = 0; i < in; i++) dst[i] = (w_o[i * taps + t] * styles[i]) * d;
             }
+        } else {
+            float *dst = w_n + cpu_conv3x3_weight_index(o, 0, 0, in); /* then stride BLOCK_OUT per (i, tap) */
+            for (int j = 0; j < row; j++) dst[(size_t)j * CPU_CONV3X3_BLOCK_OUT] = (w_o[j] * expanded[j]) * d;
         }
     }
 }
@@ -121,6 +135,10 @@ static void conv_same_band(const float *x, const float *w_n, const conv_shape *s
 /* y [O, H, W] = 'same' correlation of x [I, H, W] with w_n [O, I, k, k]. */
 static void conv_same(const float *x, const float *w_n, const conv_shape *s, float *y, float *cols, int threads) {
     int hw = s->h * s->w;
+    if (s->k == 3 && cpu_conv3x3_usable(s->w)) {
+        cpu_conv3x3(x, s->in, s->h, s->w, w_n, s->out, y, cols, threads);
+        return;
+    }
     if (s->k == 1) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->out, hw, s->in, 1.0f, w_n, s->in, x, hw, 0.0f,
                     y, hw);
@@ -233,16 +251,21 @@ int cpu_modconv(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tens
                     (int)x->shape[3]};
     int n = (int)x->shape[0], up = args->up, threads = ctx->threads;
     int fh = up == 2 ? (int)args->filter->shape[0] : 0, fw = up == 2 ? (int)args->filter->shape[1] : 0;
-    size_t weight_floats = (size_t)weight->numel, expanded_floats = (size_t)s.in * s.k * s.k;
+    weight_layout layout = up == 2 ? LAYOUT_OTI : s.k == 3 && cpu_conv3x3_usable(s.w) ? LAYOUT_DIRECT : LAYOUT_OIT;
+    size_t w_floats = weight_floats(&s, layout), expanded_floats = (size_t)s.in * s.k * s.k;
     band_plan p = up == 2 ? plan_bands(&s, (size_t)s.out * s.k * s.k, s.k, 2, threads)
                           : plan_bands(&s, (size_t)s.in * s.k * s.k, 1, 1, threads);
-    size_t cols_floats = s.k == 1 && up == 1 ? 0 : p.floats * (size_t)(p.parallel ? threads : 1);
+    /* cols: the GEMMs' column buffers, or the direct kernel's padded input. */
+    size_t cols_floats = layout == LAYOUT_DIRECT      ? cpu_conv3x3_scratch_floats(s.in, s.h, s.w)
+                         : s.k == 1 && up == 1 ? 0
+                                               : p.floats * (size_t)(p.parallel ? threads : 1);
     up_plane u = up == 2 ? up_plane_for(&s, fh, fw) : (up_plane){0};
     size_t plane_floats = (size_t)u.height * u.width * s.out;
-    size_t total = weight_floats + expanded_floats + cols_floats + plane_floats + (size_t)fh * fw;
+    size_t total = w_floats + expanded_floats + cols_floats + plane_floats + (size_t)fh * fw;
     float *scratch = gan_ctx_alloc(ctx, total * sizeof(float));
     if (!scratch) return -1;
-    float *w_n = scratch, *expanded = w_n + weight_floats, *cols = expanded + expanded_floats;
+    float *w_n = scratch, *expanded = w_n + w_floats, *cols = expanded + expanded_floats;
+    if (layout == LAYOUT_DIRECT) memset(w_n, 0, w_floats * sizeof *w_n); /* padding of the last block */
     float *planes = cols + cols_floats, *g = planes + plane_floats;
     if (up == 2) {
         gan_upfirdn2d_args fir = {.gain = 4.0f};
@@ -250,7 +273,7 @@ int cpu_modconv(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tens
     }
     size_t x_stride = (size_t)s.in * s.h * s.w, y_stride = (size_t)s.out * s.h * s.w * up * up;
     for (int i = 0; i < n; i++) {
-        modulate(weight->data, styles->data + (size_t)i * s.in, &s, args->demodulate, up == 2, w_n, expanded,
+        modulate(weight->data, styles->data + (size_t)i * s.in, &s, args->demodulate, layout, w_n, expanded,
                  threads);
         if (up == 1)
             conv_same(x->data + i * x_stride, w_n, &s, y->data + i * y_stride, cols, threads);

@@ -42,7 +42,7 @@ void cpu_prepare_filter(const float *f, int fh, int fw, const gan_upfirdn2d_args
  * with AVX-512. Weights go in a blocked layout: element (o, i, tap) at
  * cpu_conv3x3_weight_index, cpu_conv3x3_weight_floats in all (padding zero). */
 #define CPU_CONV3X3_BLOCK_OUT 8
-int cpu_conv3x3_usable(int width);
+int cpu_conv3x3_usable(int in, int width);
 size_t cpu_conv3x3_weight_floats(int out, int in);
 static inline size_t cpu_conv3x3_weight_index(int o, int i, int tap, int in) {
     return (((size_t)(o / CPU_CONV3X3_BLOCK_OUT) * in + i) * 9 + tap) * CPU_CONV3X3_BLOCK_OUT +

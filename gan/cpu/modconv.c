@@ -132,10 +132,11 @@ static void conv_same_band(const float *x, const float *w_n, const conv_shape *s
                 rows * s->w, 0.0f, y + (size_t)r0 * s->w, s->h * s->w);
 }
 
-/* y [O, H, W] = 'same' correlation of x [I, H, W] with w_n [O, I, k, k]. */
-static void conv_same(const float *x, const float *w_n, const conv_shape *s, float *y, float *cols, int threads) {
+/* y [O, H, W] = 'same' correlation of x [I, H, W] with w_n (in `layout`). */
+static void conv_same(const float *x, const float *w_n, weight_layout layout, const conv_shape *s, float *y,
+                      float *cols, int threads) {
     int hw = s->h * s->w;
-    if (s->k == 3 && cpu_conv3x3_usable(s->w)) {
+    if (layout == LAYOUT_DIRECT) {
         cpu_conv3x3(x, s->in, s->h, s->w, w_n, s->out, y, cols, threads);
         return;
     }
@@ -251,7 +252,9 @@ int cpu_modconv(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tens
                     (int)x->shape[3]};
     int n = (int)x->shape[0], up = args->up, threads = ctx->threads;
     int fh = up == 2 ? (int)args->filter->shape[0] : 0, fw = up == 2 ? (int)args->filter->shape[1] : 0;
-    weight_layout layout = up == 2 ? LAYOUT_OTI : s.k == 3 && cpu_conv3x3_usable(s.w) ? LAYOUT_DIRECT : LAYOUT_OIT;
+    weight_layout layout = up == 2                                      ? LAYOUT_OTI
+                           : s.k == 3 && cpu_conv3x3_usable(s.in, s.w) ? LAYOUT_DIRECT
+                                                                       : LAYOUT_OIT;
     size_t w_floats = weight_floats(&s, layout), expanded_floats = (size_t)s.in * s.k * s.k;
     band_plan p = up == 2 ? plan_bands(&s, (size_t)s.out * s.k * s.k, s.k, 2, threads)
                           : plan_bands(&s, (size_t)s.in * s.k * s.k, 1, 1, threads);
@@ -276,7 +279,7 @@ int cpu_modconv(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tens
         modulate(weight->data, styles->data + (size_t)i * s.in, &s, args->demodulate, layout, w_n, expanded,
                  threads);
         if (up == 1)
-            conv_same(x->data + i * x_stride, w_n, &s, y->data + i * y_stride, cols, threads);
+            conv_same(x->data + i * x_stride, w_n, layout, &s, y->data + i * y_stride, cols, threads);
         else
             conv_up2(x->data + i * x_stride, w_n, &s, g, fh, fw, y->data + i * y_stride, cols, planes, threads);
     }

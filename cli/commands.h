@@ -4,5 +4,6 @@
 
 int dne_generate(int argc, char **argv);
 int dne_init(int argc, char **argv);
+int dne_serve(int argc, char **argv);
 
 #endif

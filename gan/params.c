@@ -160,3 +160,33 @@ void gan_params_free_copies(gan_host_copies *copies) {
     free(copies->buffers);
     *copies = (gan_host_copies){0};
 }
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t size) {
+    const uint8_t *bytes = data;
+    for (size_t i = 0; i < size; i++) h = (h ^ bytes[i]) * 1099511628211ull;
+    return h;
+}
+
+int gan_params_fingerprint(gan_ctx *ctx, const gan_params *p, uint64_t *fingerprint, gan_error *err) {
+    uint64_t h = 14695981039346656037ull;
+    float *host = NULL;
+    for (int i = 0; i < p->count; i++) {
+        const gan_tensor *t = p->items[i].tensor;
+        float *grown = realloc(host, (size_t)t->numel * sizeof *host + 1);
+        if (!grown) {
+            free(host);
+            return gan_fail(err, "out of memory");
+        }
+        host = grown;
+        if (gan_tensor_download(ctx, t, host) != 0) {
+            free(host);
+            return gan_ctx_take_error(ctx, err);
+        }
+        h = fnv1a(h, p->items[i].name, strlen(p->items[i].name) + 1);
+        h = fnv1a(h, t->shape, (size_t)t->ndim * sizeof *t->shape);
+        h = fnv1a(h, host, (size_t)t->numel * sizeof *host);
+    }
+    free(host);
+    *fingerprint = h;
+    return 0;
+}

@@ -58,6 +58,10 @@ typedef struct gan_host_copies {
     float **buffers;
     int count;
 } gan_host_copies;
+/* A 64-bit FNV-1a hash over every tensor's name, shape and values: two
+ * networks with the same fingerprint produce the same images. */
+int gan_params_fingerprint(gan_ctx *ctx, const gan_params *p, uint64_t *fingerprint, gan_error *err);
+
 int gan_params_write(gan_ctx *ctx, const gan_params *p, const char *prefix, gan_st_writer *w,
                      gan_host_copies *copies, gan_error *err);
 void gan_params_free_copies(gan_host_copies *copies);

@@ -7,6 +7,7 @@ packages=(
   libopenblas-openmp-dev libopenblas-dev   # CPU GEMM (the OpenMP build shares our thread pool)
   libpng-dev libjpeg62-turbo-dev libwebp-dev libgif-dev  # image formats
   libcjson-dev                             # JSON (configs, safetensors headers)
+  libmicrohttpd-dev                        # HTTP for dne serve
   python3-torch python3-numpy              # tools/reference: fixtures, converters, benchmark baseline
 )
 sudo=""

@@ -273,15 +273,20 @@ static enum MHD_Result route(http_server *s, struct MHD_Connection *c, const cha
 
 /* ---------------------------------------------------------------- daemon */
 
-/* A request's state is one number: the length of its raw target (seen by
- * note_uri before anything is decoded, so over-long targets get 414 whatever
- * their parts), shifted left, and a bit telling whether the handler has seen
- * the request once already. */
+/* A request's state is one number, set by note_uri from the raw target
+ * before anything is decoded: the target's length (so over-long targets get
+ * 414 whatever their parts), a bit for an encoded NUL (%00, which decoding
+ * would turn into the end of the path), and a bit telling whether the
+ * handler has seen the request once already. */
 #define SEEN_BIT ((uintptr_t)1)
+#define NUL_BIT ((uintptr_t)2)
+#define LENGTH_SHIFT 2
 
 static void *note_uri(void *cls, const char *uri, struct MHD_Connection *c) {
     (void)cls, (void)c;
-    return (void *)((uintptr_t)strlen(uri) << 1);
+    uintptr_t state = (uintptr_t)strlen(uri) << LENGTH_SHIFT;
+    if (strstr(uri, "%00")) state |= NUL_BIT;
+    return (void *)state;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -289,9 +294,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     (void)version, (void)upload_data;
     http_server *s = cls;
     uintptr_t st = (uintptr_t)*state;
-    size_t uri_length = (size_t)(st >> 1);
+    size_t uri_length = (size_t)(st >> LENGTH_SHIFT);
     *upload_size = 0; /* bodies are never read */
     if (uri_length > HTTP_MAX_URI) return send_error(s, c, MHD_HTTP_URI_TOO_LONG, "request target too long");
+    if (st & NUL_BIT) return send_error(s, c, MHD_HTTP_BAD_REQUEST, "NUL in the request target");
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return send_error_with(s, c, MHD_HTTP_METHOD_NOT_ALLOWED, "Allow", "GET, HEAD", "method not allowed");
     /* Answering on the first call, while libmicrohttpd has not yet taken in

@@ -25,7 +25,7 @@ typedef struct daemon_proc {
     int log_fd; /* the daemon's stderr */
 } daemon_proc;
 
-static double harness_now(void) {
+static inline double harness_now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
@@ -33,7 +33,7 @@ static double harness_now(void) {
 
 /* Starts `dne serve <args>` (args split on spaces) and waits for its
  * "listening on http://127.0.0.1:PORT/" line. */
-static int daemon_start(daemon_proc *d, const char *args) {
+static inline int daemon_start(daemon_proc *d, const char *args) {
     int pipefd[2];
     if (pipe(pipefd) != 0) return -1;
     char *copy = strdup(args), *argv[64] = {DNE_EXE, "serve"};
@@ -71,7 +71,7 @@ static int daemon_start(daemon_proc *d, const char *args) {
 
 /* Sends sig and waits up to `seconds` for the exit; returns the exit status,
  * 128 + signal if killed, or -1 on timeout (then it is killed). */
-static int daemon_stop(daemon_proc *d, int sig, double seconds) {
+static inline int daemon_stop(daemon_proc *d, int sig, double seconds) {
     kill(d->pid, sig);
     double deadline = harness_now() + seconds;
     int status;
@@ -89,7 +89,7 @@ static int daemon_stop(daemon_proc *d, int sig, double seconds) {
     return -1;
 }
 
-static int connect_to(int port) {
+static inline int connect_to(int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
@@ -107,13 +107,13 @@ typedef struct http_reply {
     size_t body_size;
 } http_reply;
 
-static void reply_free(http_reply *r) {
+static inline void reply_free(http_reply *r) {
     free(r->body);
     r->body = NULL;
 }
 
 /* A header's value (case-insensitive name) copied into out; 0 if found. */
-static int reply_header(const http_reply *r, const char *name, char *out, size_t size) {
+static inline int reply_header(const http_reply *r, const char *name, char *out, size_t size) {
     size_t len = strlen(name);
     for (const char *line = r->headers; line && *line; line = strstr(line, "\r\n") ? strstr(line, "\r\n") + 2 : NULL) {
         if (strncasecmp(line, name, len) == 0 && line[len] == ':') {
@@ -129,9 +129,20 @@ static int reply_header(const http_reply *r, const char *name, char *out, size_t
     return -1;
 }
 
-/* Sends raw bytes and reads the answer until the server closes, up to
- * `seconds`. */
-static http_reply http_raw(int port, const void *request, size_t size, double seconds) {
+/* Whether buf holds a whole response: headers and Content-Length bytes of
+ * body (a response without Content-Length ends when the server closes). */
+static inline int response_complete(const unsigned char *buf, size_t used, int head_only) {
+    const unsigned char *end = used ? memmem(buf, used, "\r\n\r\n", 4) : NULL;
+    if (!end) return 0;
+    size_t head = (size_t)(end - buf) + 4;
+    const char *cl = strcasestr((const char *)buf, "\r\nContent-Length:");
+    if (!cl || (const unsigned char *)cl > end) return 0;
+    return head_only || used - head >= (size_t)atol(cl + 17);
+}
+
+/* Sends raw bytes and reads the answer until it is complete or the server
+ * closes, up to `seconds`, then closes. */
+static inline http_reply http_raw(int port, const void *request, size_t size, double seconds) {
     http_reply r = {0};
     int fd = connect_to(port);
     if (fd < 0) return r;
@@ -144,7 +155,8 @@ static http_reply http_raw(int port, const void *request, size_t size, double se
     size_t cap = 1 << 16, used = 0;
     unsigned char *buf = malloc(cap);
     double deadline = harness_now() + seconds;
-    while (harness_now() < deadline) {
+    int head_only = size >= 5 && memcmp(request, "HEAD ", 5) == 0;
+    while (harness_now() < deadline && !response_complete(buf, used, head_only)) {
         struct pollfd p = {fd, POLLIN, 0};
         if (poll(&p, 1, 100) <= 0) continue;
         if (used == cap) buf = realloc(buf, cap *= 2);
@@ -168,13 +180,13 @@ static http_reply http_raw(int port, const void *request, size_t size, double se
 }
 
 /* A well-formed request: method, target and extra header lines. */
-static http_reply http_request(int port, const char *method, const char *target, const char *extra) {
+static inline http_reply http_request(int port, const char *method, const char *target, const char *extra) {
     char request[16384];
     snprintf(request, sizeof request, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s\r\n", method,
              target, extra ? extra : "");
     return http_raw(port, request, strlen(request), 60);
 }
 
-static http_reply http_get(int port, const char *target) { return http_request(port, "GET", target, NULL); }
+static inline http_reply http_get(int port, const char *target) { return http_request(port, "GET", target, NULL); }
 
 #endif

@@ -9,9 +9,15 @@ packages=(
   libcjson-dev                             # JSON (configs, safetensors headers)
   libmicrohttpd-dev                        # HTTP for dne serve
   python3-torch python3-numpy              # tools/reference: fixtures, converters, benchmark baseline
+  chromium nodejs npm                      # the page's browser test (tests/browser)
+  wrk nginx-light                          # bench/serve
 )
 sudo=""
 [[ $(id -u) -eq 0 ]] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}"
+
+# The browser test's one npm dependency (playwright-core, driving Debian's chromium).
+cd "$(dirname "$0")/../tests/browser"
+npm ci --no-audit --no-fund --loglevel=error

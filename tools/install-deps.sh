@@ -9,9 +9,13 @@ packages=(
   libcjson-dev                             # JSON (configs, safetensors headers)
   libmicrohttpd-dev                        # HTTP for dne serve
   python3-torch python3-numpy              # tools/reference: fixtures, converters, benchmark baseline
-  chromium nodejs npm                      # the page's browser test (tests/browser)
+  chromium                                 # the page's browser test (tests/browser)
   wrk nginx-light                          # bench/serve
 )
+# Node.js and npm: the machine's own when present (NodeSource's nodejs bundles
+# npm and conflicts with Debian's npm package), Debian's otherwise.
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 sudo=""
 [[ $(id -u) -eq 0 ]] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive

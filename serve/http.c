@@ -340,14 +340,14 @@ http_server *http_start(const http_config *cfg, serve_daemon *daemon, serve_metr
         return NULL;
     }
     *s = (http_server){.daemon = daemon, .metrics = metrics, .web_dir = cfg->web_dir};
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
     if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     s->mhd = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)cfg->connection_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_seconds, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(32 * 1024), MHD_OPTION_URI_LOG_CALLBACK, note_uri, NULL, MHD_OPTION_EXTERNAL_LOGGER, quiet_log, NULL,
+        (size_t)(12 * 1024), MHD_OPTION_URI_LOG_CALLBACK, note_uri, NULL, MHD_OPTION_EXTERNAL_LOGGER, quiet_log, NULL,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
     if (!s->mhd) {
         free(s);

@@ -44,6 +44,30 @@ struct gan_backend {
     int (*write_slice)(gan_ctx *ctx, gan_tensor *dst, const gan_tensor *src, int64_t start);
     int (*concat_cols)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *b);
     int (*randn)(gan_ctx *ctx, gan_tensor *y, const uint64_t *seeds, int count, uint64_t offset);
+    int (*conv2d)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *weight,
+                  const gan_conv2d_args *args);
+    int (*mbstd)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_mbstd_args *args);
+
+    /* Backward ops: the first tensor is the gradient being computed. */
+    int (*linear_backward_input)(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *weight,
+                                 float weight_gain);
+    int (*linear_backward_weight)(gan_ctx *ctx, gan_tensor *dweight, const gan_tensor *dy, const gan_tensor *x,
+                                  float weight_gain);
+    int (*normalize_2nd_moment_backward)(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *x);
+    int (*bias_act_backward)(gan_ctx *ctx, gan_tensor *dz, const gan_tensor *dy, const gan_tensor *y,
+                             const gan_bias_act_args *args);
+    int (*sum_channels)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, float scale);
+    int (*noise_strength_grad)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *dz, const gan_tensor *noise);
+    /* Outputs not wanted are NULL. */
+    int (*modconv_backward)(gan_ctx *ctx, gan_tensor *dx, gan_tensor *dweight, gan_tensor *dstyles,
+                            const gan_tensor *dy, const gan_tensor *x, const gan_tensor *weight,
+                            const gan_tensor *styles, const gan_modconv_args *args);
+    int (*conv2d_backward_input)(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *weight,
+                                 const gan_conv2d_args *args);
+    int (*conv2d_backward_weight)(gan_ctx *ctx, gan_tensor *dweight, const gan_tensor *dy, const gan_tensor *x,
+                                  const gan_conv2d_args *args);
+    int (*mbstd_backward)(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *x,
+                          const gan_mbstd_args *args);
 };
 
 const gan_backend *gan_cpu_backend(void);

@@ -121,4 +121,67 @@ gan_tensor *gan_concat_cols(gan_ctx *ctx, const gan_tensor *a, const gan_tensor 
 gan_tensor *gan_randn(gan_ctx *ctx, int ndim, const int64_t *shape, const uint64_t *seeds, int count,
                       uint64_t offset);
 
+/* ---- plain convolution and the discriminator's layers ---------------------- */
+
+/* y[N, O, OH, OW] = cross-correlation of x[N, I, H, W] with weight[O, I, k, k]
+ * * weight_gain, zero padding `pad` on every side, stride `stride`:
+ * OH = (H + 2 pad - k) / stride + 1. No bias (bias_act adds it). */
+typedef struct gan_conv2d_args {
+    int stride, pad;
+    float weight_gain;
+} gan_conv2d_args;
+gan_tensor *gan_conv2d(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *weight, gan_conv2d_args args);
+
+/* Minibatch standard deviation: x [N, C, H, W] -> y [N, C + F, H, W], the F
+ * new channels holding, for the group of sample n (samples n mod M, M = N / G,
+ * G = min(group_size, N)), the mean over C/F channels and all pixels of the
+ * standard deviation across the group (biased, + 1e-8 inside the root). */
+typedef struct gan_mbstd_args {
+    int group_size, num_channels; /* G (capped at N) and F */
+} gan_mbstd_args;
+gan_tensor *gan_mbstd(gan_ctx *ctx, const gan_tensor *x, gan_mbstd_args args);
+
+/* ---- backward passes ----------------------------------------------------------
+ * Each returns the gradient of a scalar loss with respect to one input, given
+ * dy, its gradient with respect to the op's output. Ops with several inputs
+ * have one function per input, so that a caller computes only what it needs
+ * (R1 needs the input gradient of the discriminator, not its weight
+ * gradients). */
+
+/* linear: dx [N, I] and dweight [O, I]; the bias gradient is
+ * gan_sum_channels(dy, bias_gain). */
+gan_tensor *gan_linear_backward_input(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *weight, float weight_gain);
+gan_tensor *gan_linear_backward_weight(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *x, float weight_gain);
+gan_tensor *gan_normalize_2nd_moment_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *x);
+
+/* bias_act: the gradient at the activation's input z = x + noise*strength +
+ * bias, computed from the op's output y (the input need not be kept). Then
+ * dx = dz, dbias = gan_sum_channels(dz, 1), dstrength = gan_noise_strength_grad. */
+gan_tensor *gan_bias_act_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *y, gan_bias_act_args args);
+/* y [C] = scale * sum of x [N, C, ...] over every dimension but the second. */
+gan_tensor *gan_sum_channels(gan_ctx *ctx, const gan_tensor *x, float scale);
+/* y [] (one element) = sum of dz * noise, noise [H, W] or [N, 1, H, W]. */
+gan_tensor *gan_noise_strength_grad(gan_ctx *ctx, const gan_tensor *dz, const gan_tensor *noise);
+
+/* modconv: any of dx, dweight, dstyles may be NULL (not computed). Returns 0,
+ * or -1 with the error in ctx and nothing allocated. */
+int gan_modconv_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *x, const gan_tensor *weight,
+                         const gan_tensor *styles, gan_modconv_args args, gan_tensor **dx, gan_tensor **dweight,
+                         gan_tensor **dstyles);
+
+/* upfirdn2d is linear in x: its gradient is another upfirdn2d (up and down
+ * swapped, the filter flipped) with these arguments, for a forward pass that
+ * took [.., in_h, in_w] to [.., out_h, out_w] with a filter [fh, fw]. */
+gan_upfirdn2d_args gan_upfirdn2d_backward_args(gan_upfirdn2d_args forward, int fh, int fw, int in_h, int in_w,
+                                               int out_h, int out_w);
+gan_tensor *gan_upfirdn2d_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *filter,
+                                   gan_upfirdn2d_args forward, int in_h, int in_w);
+
+/* conv2d: dx [N, I, in_h, in_w] and dweight [O, I, k, k]. */
+gan_tensor *gan_conv2d_backward_input(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *weight,
+                                      gan_conv2d_args args, int in_h, int in_w);
+gan_tensor *gan_conv2d_backward_weight(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *x, int kernel,
+                                       gan_conv2d_args args);
+gan_tensor *gan_mbstd_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *x, gan_mbstd_args args);
+
 #endif

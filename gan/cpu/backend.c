@@ -59,6 +59,18 @@ static const gan_backend cpu_table = {
     .write_slice = cpu_write_slice,
     .concat_cols = cpu_concat_cols,
     .randn = cpu_randn,
+    .conv2d = cpu_conv2d,
+    .mbstd = cpu_mbstd,
+    .linear_backward_input = cpu_linear_backward_input,
+    .linear_backward_weight = cpu_linear_backward_weight,
+    .normalize_2nd_moment_backward = cpu_normalize_2nd_moment_backward,
+    .bias_act_backward = cpu_bias_act_backward,
+    .sum_channels = cpu_sum_channels,
+    .noise_strength_grad = cpu_noise_strength_grad,
+    .modconv_backward = cpu_modconv_backward,
+    .conv2d_backward_input = cpu_conv2d_backward_input,
+    .conv2d_backward_weight = cpu_conv2d_backward_weight,
+    .mbstd_backward = cpu_mbstd_backward,
 };
 
 const gan_backend *gan_cpu_backend(void) { return &cpu_table; }

@@ -46,3 +46,52 @@ int cpu_bias_act(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_ten
     }
     return 0;
 }
+
+/* The gradient at the activation's input (x + noise * strength + bias) from
+ * the output y alone, as the reference does: y > 0 exactly where the input
+ * was, and outputs at the clamp bound pass no gradient. */
+int cpu_bias_act_backward(gan_ctx *ctx, gan_tensor *dz, const gan_tensor *dy, const gan_tensor *y,
+                          const gan_bias_act_args *args) {
+    float slope = negative_slope(args), gain = args->gain;
+    float bound = args->clamp >= 0 ? args->clamp : INFINITY;
+#pragma omp parallel for num_threads(ctx->threads) if (y->numel > CPU_PARALLEL_MIN) schedule(static)
+    for (int64_t i = 0; i < y->numel; i++) {
+        float v = y->data[i], g = dy->data[i] * gain;
+        g = v > 0 ? g : g * slope;
+        dz->data[i] = fabsf(v) < bound ? g : 0.0f;
+    }
+    return 0;
+}
+
+/* y[c] = scale * sum of x[n, c, ...] over n and the trailing dimensions: the
+ * gradient of a per-channel bias. */
+int cpu_sum_channels(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, float scale) {
+    int64_t n = x->shape[0], c = x->shape[1], plane = x->numel / (n * c);
+#pragma omp parallel for num_threads(ctx->threads) if (x->numel > CPU_PARALLEL_MIN) schedule(static)
+    for (int64_t ch = 0; ch < c; ch++) {
+        double sum = 0;
+        for (int64_t i = 0; i < n; i++) {
+            const float *p = x->data + (i * c + ch) * plane;
+            for (int64_t j = 0; j < plane; j++) sum += p[j];
+        }
+        y->data[ch] = (float)(sum * scale);
+    }
+    return 0;
+}
+
+/* y[] = sum of dz[n, c, h, w] * noise[h, w] (or noise[n, 0, h, w]): the
+ * gradient of the noise strength. */
+int cpu_noise_strength_grad(gan_ctx *ctx, gan_tensor *y, const gan_tensor *dz, const gan_tensor *noise) {
+    int64_t n = dz->shape[0], c = dz->shape[1], plane = dz->shape[2] * dz->shape[3];
+    int per_sample = noise->ndim == 4;
+    double sum = 0;
+#pragma omp parallel for num_threads(ctx->threads) if (dz->numel > CPU_PARALLEL_MIN) reduction(+ : sum)
+    for (int64_t p = 0; p < n * c; p++) {
+        const float *g = dz->data + p * plane, *z = noise->data + (per_sample ? p / c * plane : 0);
+        double s = 0;
+        for (int64_t j = 0; j < plane; j++) s += (double)g[j] * z[j];
+        sum += s;
+    }
+    y->data[0] = (float)sum;
+    return 0;
+}

@@ -27,6 +27,43 @@ int cpu_slice(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, int64_t start);
 int cpu_write_slice(gan_ctx *ctx, gan_tensor *dst, const gan_tensor *src, int64_t start);
 int cpu_concat_cols(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *b);
 int cpu_randn(gan_ctx *ctx, gan_tensor *y, const uint64_t *seeds, int count, uint64_t offset);
+int cpu_conv2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *w, const gan_conv2d_args *a);
+int cpu_mbstd(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_mbstd_args *a);
+
+int cpu_linear_backward_input(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *weight,
+                              float weight_gain);
+int cpu_linear_backward_weight(gan_ctx *ctx, gan_tensor *dweight, const gan_tensor *dy, const gan_tensor *x,
+                               float weight_gain);
+int cpu_normalize_2nd_moment_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *x);
+int cpu_bias_act_backward(gan_ctx *ctx, gan_tensor *dz, const gan_tensor *dy, const gan_tensor *y,
+                          const gan_bias_act_args *args);
+int cpu_sum_channels(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, float scale);
+int cpu_noise_strength_grad(gan_ctx *ctx, gan_tensor *y, const gan_tensor *dz, const gan_tensor *noise);
+int cpu_modconv_backward(gan_ctx *ctx, gan_tensor *dx, gan_tensor *dweight, gan_tensor *dstyles, const gan_tensor *dy,
+                         const gan_tensor *x, const gan_tensor *weight, const gan_tensor *styles,
+                         const gan_modconv_args *args);
+int cpu_conv2d_backward_input(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *w,
+                              const gan_conv2d_args *a);
+int cpu_conv2d_backward_weight(gan_ctx *ctx, gan_tensor *dw, const gan_tensor *dy, const gan_tensor *x,
+                               const gan_conv2d_args *a);
+int cpu_mbstd_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *x,
+                       const gan_mbstd_args *a);
+
+/* One sample of a plain convolution (gan/cpu/conv2d.c): x [in, h, w] ->
+ * y [out, oh, ow] with w [out, in*k*k] times gain; `cols` has room for
+ * cpu_conv_cols_floats. The backward-weight pass computes
+ * dw = gain * (dy . cols^T) + beta * dw. */
+typedef struct cpu_conv_geom {
+    int in, out, k, stride, pad, h, w, oh, ow;
+} cpu_conv_geom;
+cpu_conv_geom cpu_conv_geom_of(const gan_tensor *x, const gan_tensor *w, const gan_conv2d_args *a);
+size_t cpu_conv_cols_floats(const cpu_conv_geom *g);
+void cpu_conv_forward_plane(const float *x, const float *w, float gain, const cpu_conv_geom *g, float *y,
+                            float *cols, int threads);
+void cpu_conv_backward_input_plane(const float *dy, const float *w, float gain, const cpu_conv_geom *g, float *dx,
+                                   float *cols, int threads);
+void cpu_conv_backward_weight_plane(const float *dy, const float *x, float gain, const cpu_conv_geom *g, float *dw,
+                                    float beta, float *cols, int threads);
 
 /* One image plane of upfirdn2d: x [h, w] -> y [oh, ow], with `scratch` room for
  * the zero-stuffed, padded plane (cpu_upfirdn2d_scratch floats). Used by

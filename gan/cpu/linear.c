@@ -27,3 +27,42 @@ int cpu_normalize_2nd_moment(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x) {
     }
     return 0;
 }
+
+/* dx[N, I] = dy[N, O] . (weight * gain) */
+int cpu_linear_backward_input(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *weight,
+                              float weight_gain) {
+    (void)ctx;
+    int n = (int)dy->shape[0], out = (int)weight->shape[0], in = (int)weight->shape[1];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, weight_gain, dy->data, out, weight->data, in,
+                0.0f, dx->data, in);
+    return 0;
+}
+
+/* dweight[O, I] = gain * dy^T . x */
+int cpu_linear_backward_weight(gan_ctx *ctx, gan_tensor *dweight, const gan_tensor *dy, const gan_tensor *x,
+                               float weight_gain) {
+    (void)ctx;
+    int n = (int)dy->shape[0], out = (int)dy->shape[1], in = (int)x->shape[1];
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, weight_gain, dy->data, out, x->data, in, 0.0f,
+                dweight->data, in);
+    return 0;
+}
+
+/* y = x * r with r = rsqrt(mean(x^2) + 1e-8) per row, so
+ * dx = r * dy - x * r^3 * mean(dy * x). */
+int cpu_normalize_2nd_moment_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *x) {
+    (void)ctx;
+    int64_t n = x->shape[0], c = x->shape[1];
+    for (int64_t i = 0; i < n; i++) {
+        const float *row = x->data + i * c, *g = dy->data + i * c;
+        double sq = 0, dot = 0;
+        for (int64_t j = 0; j < c; j++) {
+            sq += (double)row[j] * row[j];
+            dot += (double)g[j] * row[j];
+        }
+        double r = 1.0 / sqrt((double)(float)(sq / (double)c) + 1e-8);
+        double k = r * r * r * dot / (double)c;
+        for (int64_t j = 0; j < c; j++) dx->data[i * c + j] = (float)(r * g[j] - k * row[j]);
+    }
+    return 0;
+}

@@ -44,3 +44,29 @@ gan_tensor *gan_bias_act_inplace(gan_ctx *ctx, gan_tensor *x, const gan_tensor *
     }
     OP_DISPATCH(ctx, x, bias_act, x, bias, noise, noise_strength, &args);
 }
+
+gan_tensor *gan_bias_act_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *y, gan_bias_act_args args) {
+    OP_BEGIN(ctx, dy, y);
+    char a[GAN_SHAPE_STR_LEN], b[GAN_SHAPE_STR_LEN];
+    OP_REQUIRE(ctx, gan_same_shape(dy, y), "bias_act_backward: gradient %s does not match output %s", SHAPE(dy, a),
+               SHAPE(y, b));
+    gan_tensor *dz = gan_tensor_new(ctx, y->ndim, y->shape);
+    OP_DISPATCH(ctx, dz, bias_act_backward, dy, y, &args);
+}
+
+gan_tensor *gan_sum_channels(gan_ctx *ctx, const gan_tensor *x, float scale) {
+    OP_BEGIN(ctx, x);
+    char a[GAN_SHAPE_STR_LEN];
+    OP_REQUIRE(ctx, x->ndim >= 2, "sum_channels: expected [N, C, ...], got %s", SHAPE(x, a));
+    gan_tensor *y = gan_tensor_1d(ctx, x->shape[1]);
+    OP_DISPATCH(ctx, y, sum_channels, x, scale);
+}
+
+gan_tensor *gan_noise_strength_grad(gan_ctx *ctx, const gan_tensor *dz, const gan_tensor *noise) {
+    OP_BEGIN(ctx, dz, noise);
+    char a[GAN_SHAPE_STR_LEN], b[GAN_SHAPE_STR_LEN];
+    OP_REQUIRE(ctx, noise_fits(dz, noise), "noise_strength_grad: noise %s does not match gradient %s",
+               SHAPE(noise, a), SHAPE(dz, b));
+    gan_tensor *y = gan_tensor_new(ctx, 0, NULL);
+    OP_DISPATCH(ctx, y, noise_strength_grad, dz, noise);
+}

@@ -35,6 +35,7 @@ struct gan_backend {
     int (*upfirdn2d)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *filter,
                      const gan_upfirdn2d_args *args);
     int (*add)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *b);
+    int (*axpy)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, float alpha); /* y += alpha x */
     int (*truncate)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *ws, const gan_tensor *w_avg, float psi,
                     int cutoff);
     int (*repeat)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);

@@ -90,6 +90,10 @@ gan_tensor *gan_downsample2d(gan_ctx *ctx, const gan_tensor *x, const gan_tensor
 /* y = a + b (same shapes). */
 gan_tensor *gan_add(gan_ctx *ctx, const gan_tensor *a, const gan_tensor *b);
 
+/* dst += alpha * src in place (same number of elements): gradient
+ * accumulation. Returns 0, or -1 with the error in ctx. */
+int gan_accumulate(gan_ctx *ctx, gan_tensor *dst, const gan_tensor *src, float alpha);
+
 /* Truncation trick: ws[N, L, D], rows l < cutoff become w_avg.lerp(ws, psi)
  * = w_avg + psi * (ws - w_avg) (computed as torch.lerp does); cutoff <= 0 or
  * >= L means all rows. */

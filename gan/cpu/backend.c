@@ -51,6 +51,7 @@ static const gan_backend cpu_table = {
     .modconv = cpu_modconv,
     .upfirdn2d = cpu_upfirdn2d,
     .add = cpu_add,
+    .axpy = cpu_axpy,
     .truncate = cpu_truncate,
     .repeat = cpu_repeat,
     .broadcast_rows = cpu_broadcast_rows,

@@ -19,6 +19,7 @@ int cpu_modconv(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tens
 int cpu_upfirdn2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *filter,
                   const gan_upfirdn2d_args *args);
 int cpu_add(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *b);
+int cpu_axpy(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, float alpha);
 int cpu_truncate(gan_ctx *ctx, gan_tensor *y, const gan_tensor *ws, const gan_tensor *w_avg, float psi, int cutoff);
 int cpu_repeat(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
 int cpu_broadcast_rows(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);

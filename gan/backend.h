@@ -43,6 +43,9 @@ struct gan_backend {
     int (*select_row)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, int64_t index);
     int (*slice)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, int64_t start);
     int (*write_slice)(gan_ctx *ctx, gan_tensor *dst, const gan_tensor *src, int64_t start);
+    int (*mix_rows)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *b, int64_t cutoff);
+    int (*sum_rows)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, int64_t start, int64_t count);
+    int (*sum_batch)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
     int (*concat_cols)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *b);
     int (*randn)(gan_ctx *ctx, gan_tensor *y, const uint64_t *seeds, int count, uint64_t offset);
     int (*conv2d)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *weight,

@@ -112,6 +112,14 @@ gan_tensor *gan_slice(gan_ctx *ctx, const gan_tensor *x, int64_t start, int64_t 
 /* dst[start : start + src.shape[0]] = src along the first dimension (other
  * dimensions equal); returns 0, or -1 with the error in ctx. */
 int gan_write_slice(gan_ctx *ctx, gan_tensor *dst, const gan_tensor *src, int64_t start);
+/* Style mixing: y[n, l] = a[n] for l < cutoff, b[n] otherwise:
+ * a, b [N, D] -> y [N, count, D]. */
+gan_tensor *gan_mix_rows(gan_ctx *ctx, const gan_tensor *a, const gan_tensor *b, int64_t count, int64_t cutoff);
+/* y[n] = sum of x[n, l] for start <= l < start + count: x [N, L, D] -> y [N, D]
+ * (the gradient of broadcast_rows and mix_rows). */
+gan_tensor *gan_sum_rows(gan_ctx *ctx, const gan_tensor *x, int64_t start, int64_t count);
+/* y = sum of x[n] over n: x [N, ...] -> y [...] (the gradient of repeat). */
+gan_tensor *gan_sum_batch(gan_ctx *ctx, const gan_tensor *x);
 /* y[n] = (a[n], b[n]): a [N, A], b [N, B] -> y [N, A + B]. */
 gan_tensor *gan_concat_cols(gan_ctx *ctx, const gan_tensor *a, const gan_tensor *b);
 

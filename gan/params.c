@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops.h"
 #include "rng.h"
 
 gan_tensor *gan_params_add(gan_ctx *ctx, gan_params *p, const char *name, int is_buffer, gan_init init, int ndim,
@@ -189,4 +190,53 @@ int gan_params_fingerprint(gan_ctx *ctx, const gan_params *p, uint64_t *fingerpr
     free(host);
     *fingerprint = h;
     return 0;
+}
+
+/* ------------------------------------------------------------- gradients */
+
+int gan_params_grads_zero(gan_ctx *ctx, const gan_params *p, gan_tensor **grads) {
+    int64_t largest = 0;
+    for (int i = 0; i < p->count; i++)
+        if (grads[i] && grads[i]->numel > largest) largest = grads[i]->numel;
+    float *zeros = calloc((size_t)largest + 1, sizeof *zeros);
+    if (!zeros) return gan_ctx_fail(ctx, "out of memory"), -1;
+    int rc = 0;
+    for (int i = 0; i < p->count && rc == 0; i++)
+        if (grads[i]) rc = gan_tensor_upload(ctx, grads[i], zeros);
+    free(zeros);
+    return rc;
+}
+
+gan_tensor **gan_params_grads_new(gan_ctx *ctx, const gan_params *p) {
+    gan_tensor **grads = calloc((size_t)p->count + 1, sizeof *grads);
+    if (!grads) return gan_ctx_fail(ctx, "out of memory");
+    for (int i = 0; i < p->count; i++) {
+        const gan_tensor *t = p->items[i].tensor;
+        if (!p->items[i].is_buffer) grads[i] = gan_tensor_new(ctx, t->ndim, t->shape);
+    }
+    if (ctx->failed || gan_params_grads_zero(ctx, p, grads) != 0) {
+        gan_params_grads_free(ctx, p, grads);
+        return NULL;
+    }
+    return grads;
+}
+
+void gan_params_grads_free(gan_ctx *ctx, const gan_params *p, gan_tensor **grads) {
+    if (!grads) return;
+    for (int i = 0; i < p->count; i++) gan_tensor_free(ctx, grads[i]);
+    free(grads);
+}
+
+void gan_params_add_grad(gan_ctx *ctx, const gan_params *p, gan_tensor **grads, const gan_tensor *param,
+                         gan_tensor *g) {
+    if (!g) return;
+    int found = 0;
+    for (int i = 0; grads && i < p->count && !found; i++)
+        if (p->items[i].tensor == param) {
+            found = 1;
+            if (!grads[i]) gan_ctx_fail(ctx, "no gradient slot for %s", p->items[i].name);
+            else gan_accumulate(ctx, grads[i], g, 1.0f);
+        }
+    if (grads && !found) gan_ctx_fail(ctx, "gradient for a tensor that is not a parameter");
+    gan_tensor_free(ctx, g);
 }

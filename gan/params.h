@@ -40,6 +40,15 @@ const gan_param *gan_params_find(const gan_params *p, const char *name);
 int64_t gan_params_numel(const gan_params *p, int include_buffers);
 void gan_params_free(gan_ctx *ctx, gan_params *p);
 
+/* Gradients: an array of tensors aligned with p->items, NULL for buffers.
+ * gan_params_grads_new makes them zeroed; gan_params_add_grad adds g into the
+ * slot of parameter `param` (nothing when grads is NULL) and frees g. */
+gan_tensor **gan_params_grads_new(gan_ctx *ctx, const gan_params *p);
+int gan_params_grads_zero(gan_ctx *ctx, const gan_params *p, gan_tensor **grads);
+void gan_params_grads_free(gan_ctx *ctx, const gan_params *p, gan_tensor **grads);
+void gan_params_add_grad(gan_ctx *ctx, const gan_params *p, gan_tensor **grads, const gan_tensor *param,
+                         gan_tensor *g);
+
 /* Fills every tensor by its init rule. Normal draws come from Philox stream
  * `seed`, each tensor taking the next range of the stream in registration
  * order, so the same seed and config always give the same network. */

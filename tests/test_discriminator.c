@@ -139,13 +139,7 @@ static void test_gradients(gan_ctx *ctx) {
         CHECK(test_max_abs_diff(a, b, 4) == 0); /* the tape changes nothing */
         free(a), free(b);
     }
-    gan_tensor **grads = calloc((size_t)d->params.count, sizeof *grads);
-    for (int i = 0; i < d->params.count; i++)
-        if (!d->params.items[i].is_buffer) {
-            gan_tensor *t = d->params.items[i].tensor;
-            grads[i] = gan_tensor_new(ctx, t->ndim, t->shape);
-            memset(grads[i]->data, 0, (size_t)t->numel * sizeof(float));
-        }
+    gan_tensor **grads = gan_params_grads_new(ctx, &d->params);
     gan_tensor *dimg = NULL;
     CHECKF(sg2d_backward(ctx, d, &tape, dlogits, grads, &dimg) == 0, "backward: %s", ctx->error.msg);
     sg2d_tape_free(ctx, &tape);
@@ -155,8 +149,8 @@ static void test_gradients(gan_ctx *ctx) {
         for (int i = 0; i < d->params.count; i++)
             if (!d->params.items[i].is_buffer) check_direction(ctx, d, img, grads, dimg, r, i, 100 + (uint64_t)i);
     }
-    for (int i = 0; i < d->params.count; i++) gan_tensor_free(ctx, grads[i]);
-    free(grads), free(pixels);
+    gan_params_grads_free(ctx, &d->params, grads);
+    free(pixels);
     gan_tensor_free(ctx, dimg), gan_tensor_free(ctx, img), gan_tensor_free(ctx, dlogits);
     gan_tensor_free(ctx, logits), gan_tensor_free(ctx, plain);
     /* Wrong image size: a message naming the expected shape. */

@@ -295,15 +295,8 @@ typedef struct backward_state {
     gan_tensor **grads; /* NULL: no parameter gradients */
 } backward_state;
 
-/* Adds g into the gradient slot of parameter p, then frees g. */
 static void add_grad(backward_state *s, const gan_tensor *p, gan_tensor *g) {
-    if (!g) return;
-    for (int i = 0; s->grads && i < s->params->count; i++)
-        if (s->params->items[i].tensor == p) {
-            if (!s->grads[i]) gan_ctx_fail(s->ctx, "no gradient slot for %s", s->params->items[i].name);
-            else gan_accumulate(s->ctx, s->grads[i], g, 1.0f);
-        }
-    gan_tensor_free(s->ctx, g);
+    gan_params_add_grad(s->ctx, s->params, s->grads, p, g);
 }
 
 /* Through bias_act and the conv of layer c (whose filtered input was `in`

@@ -67,3 +67,29 @@ gan_tensor *gan_concat_cols(gan_ctx *ctx, const gan_tensor *a, const gan_tensor 
     gan_tensor *y = gan_tensor_2d(ctx, a->shape[0], a->shape[1] + b->shape[1]);
     OP_DISPATCH(ctx, y, concat_cols, a, b);
 }
+
+gan_tensor *gan_mix_rows(gan_ctx *ctx, const gan_tensor *a, const gan_tensor *b, int64_t count, int64_t cutoff) {
+    OP_BEGIN(ctx, a, b);
+    char sa[GAN_SHAPE_STR_LEN], sb[GAN_SHAPE_STR_LEN];
+    OP_REQUIRE(ctx, a->ndim == 2 && gan_same_shape(a, b) && count >= 1,
+               "mix_rows: expected two [N, D] of the same shape, got %s and %s", SHAPE(a, sa), SHAPE(b, sb));
+    gan_tensor *y = gan_tensor_3d(ctx, a->shape[0], count, a->shape[1]);
+    OP_DISPATCH(ctx, y, mix_rows, a, b, cutoff);
+}
+
+gan_tensor *gan_sum_rows(gan_ctx *ctx, const gan_tensor *x, int64_t start, int64_t count) {
+    OP_BEGIN(ctx, x);
+    char a[GAN_SHAPE_STR_LEN];
+    OP_REQUIRE(ctx, x->ndim == 3 && start >= 0 && count >= 0 && start + count <= x->shape[1],
+               "sum_rows: no rows %lld..%lld in %s", (long long)start, (long long)(start + count), SHAPE(x, a));
+    gan_tensor *y = gan_tensor_2d(ctx, x->shape[0], x->shape[2]);
+    OP_DISPATCH(ctx, y, sum_rows, x, start, count);
+}
+
+gan_tensor *gan_sum_batch(gan_ctx *ctx, const gan_tensor *x) {
+    OP_BEGIN(ctx, x);
+    char a[GAN_SHAPE_STR_LEN];
+    OP_REQUIRE(ctx, x->ndim >= 2, "sum_batch: expected [N, ...], got %s", SHAPE(x, a));
+    gan_tensor *y = gan_tensor_new(ctx, x->ndim - 1, x->shape + 1);
+    OP_DISPATCH(ctx, y, sum_batch, x);
+}

@@ -1,0 +1,165 @@
+/* The generator's training passes against PyTorch autograd
+ * (tests/fixtures/sg2_grad.safetensors, written by
+ * tools/reference/make_grad_fixtures.py): the taped forward gives the
+ * reference's images, and every synthesis and mapping parameter gradient, and
+ * the gradient with respect to each w row, match. The fixture's network has
+ * non-symmetric FIR filters and a clamp that fires, so flipped filters and
+ * ungated clamps would show. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gan/io/safetensors.h"
+#include "gan/models/stylegan2_train.h"
+#include "gan/ops.h"
+#include "tests/test.h"
+
+#define FIXTURE "tests/fixtures/sg2_grad.safetensors"
+#define TOLERANCE 2e-5 /* max abs error over the tensor's largest magnitude */
+
+static float *host_of(gan_ctx *ctx, const gan_tensor *t) {
+    float *p = malloc((size_t)t->numel * sizeof *p + 1);
+    gan_tensor_download(ctx, t, p);
+    return p;
+}
+
+/* The fixture's tensor `name` on the device (NULL, with a failed check, if absent). */
+static gan_tensor *fixture_tensor(gan_ctx *ctx, gan_st_file *f, const char *name) {
+    const gan_st_tensor *t = gan_st_find(f, name);
+    CHECKF(t != NULL, "fixture lacks %s", name);
+    if (!t) return NULL;
+    float *host = malloc((size_t)t->numel * sizeof *host + 1);
+    gan_error err = {{0}};
+    gan_tensor *out = NULL;
+    if (gan_st_read_f32(f, t, host, &err) == 0) out = gan_tensor_from_host(ctx, t->ndim, t->shape, host);
+    else CHECKF(0, "%s", err.msg);
+    free(host);
+    return out;
+}
+
+/* Largest |got - want| relative to max |want|. */
+static double compare(gan_ctx *ctx, const gan_tensor *got, const gan_tensor *want, const char *name) {
+    CHECKF(got && want && got->numel == want->numel, "%s: missing or misshapen", name);
+    if (!got || !want || got->numel != want->numel) return INFINITY;
+    float *a = host_of(ctx, got), *b = host_of(ctx, want);
+    double scale = 0;
+    for (int64_t i = 0; i < want->numel; i++) scale = fmax(scale, fabs(b[i]));
+    double err = test_max_abs_diff(a, b, (size_t)want->numel) / (scale + 1e-30);
+    CHECKF(err <= TOLERANCE, "%s: error %.3g of its largest magnitude %.3g", name, err, scale);
+    free(a), free(b);
+    return err;
+}
+
+/* The reference's const noise mode: each noisy layer's noise_const, the
+ * same for every sample. */
+static gan_tensor **const_noise(gan_ctx *ctx, const sg2_generator *g, int64_t n) {
+    gan_tensor **noise = calloc((size_t)sg2_noise_layers(g), sizeof *noise);
+    int k = 0;
+    for (int b = 0; b < g->num_blocks; b++) {
+        const sg2_block *blk = &g->blocks[b];
+        for (int c = blk->in_channels == 0 ? 1 : 0; c < 2; c++) {
+            const gan_tensor *nc = (c == 0 ? &blk->conv0 : &blk->conv1)->noise_const;
+            gan_tensor *t = gan_repeat(ctx, nc, n); /* [N, r, r] */
+            if (t) t->ndim = 4, t->shape[3] = t->shape[2], t->shape[2] = t->shape[1], t->shape[1] = 1;
+            noise[k++] = t;
+        }
+    }
+    return noise;
+}
+
+static void test_synthesis(gan_ctx *ctx, const sg2_generator *g, gan_st_file *f) {
+    gan_tensor *ws = fixture_tensor(ctx, f, "ws"), *want_img = fixture_tensor(ctx, f, "img");
+    gan_tensor *r = fixture_tensor(ctx, f, "r_img"), *want_dws = fixture_tensor(ctx, f, "dws");
+    if (!ws || !want_img || !r || !want_dws) return;
+    int64_t n = ws->shape[0];
+    gan_tensor **noise = const_noise(ctx, g, n);
+    sg2_synthesis_tape tape;
+    gan_tensor *img = sg2_synthesis_train(ctx, g, ws, (const gan_tensor *const *)noise, 0, &tape);
+    printf("images: error %.2e\n", compare(ctx, img, want_img, "images"));
+    gan_tensor **grads = gan_params_grads_new(ctx, &g->params);
+    gan_tensor *dws[2 * SG2_MAX_BLOCKS];
+    CHECKF(sg2_synthesis_backward(ctx, g, &tape, r, grads, dws) == 0, "backward: %s", ctx->error.msg);
+    double worst = 0;
+    for (int i = 0; i < g->params.count && !ctx->failed; i++) {
+        const char *name = g->params.items[i].name;
+        if (!grads[i] || strncmp(name, "synthesis.", 10) != 0) continue;
+        char key[160];
+        snprintf(key, sizeof key, "grad.%s", name);
+        gan_tensor *want = fixture_tensor(ctx, f, key);
+        worst = fmax(worst, compare(ctx, grads[i], want, name));
+        gan_tensor_free(ctx, want);
+    }
+    printf("synthesis parameter gradients: worst error %.2e\n", worst);
+    worst = 0;
+    for (int l = 0; l < g->num_ws && !ctx->failed; l++) {
+        gan_tensor *row = gan_select_row(ctx, want_dws, l);
+        char name[32];
+        snprintf(name, sizeof name, "dws row %d", l);
+        worst = fmax(worst, compare(ctx, dws[l], row, name));
+        gan_tensor_free(ctx, row), gan_tensor_free(ctx, dws[l]);
+    }
+    printf("w gradients: worst error %.2e\n", worst);
+    sg2_synthesis_tape_free(ctx, &tape);
+    gan_params_grads_free(ctx, &g->params, grads);
+    for (int i = 0; i < sg2_noise_layers(g); i++) gan_tensor_free(ctx, noise[i]);
+    free(noise);
+    gan_tensor *spent[] = {ws, want_img, r, want_dws, img};
+    for (size_t i = 0; i < sizeof spent / sizeof *spent; i++) gan_tensor_free(ctx, spent[i]);
+}
+
+static void test_mapping(gan_ctx *ctx, const sg2_generator *g, gan_st_file *f) {
+    gan_tensor *z = fixture_tensor(ctx, f, "z"), *want_w = fixture_tensor(ctx, f, "w");
+    gan_tensor *r = fixture_tensor(ctx, f, "r_w");
+    if (!z || !want_w || !r) return;
+    sg2_mapping_tape tape;
+    gan_tensor *w = sg2_mapping_train(ctx, g, z, &tape);
+    printf("w: error %.2e\n", compare(ctx, w, want_w, "w"));
+    gan_tensor **grads = gan_params_grads_new(ctx, &g->params);
+    CHECKF(sg2_mapping_backward(ctx, g, &tape, r, grads) == 0, "backward: %s", ctx->error.msg);
+    double worst = 0;
+    for (int i = 0; i < g->params.count && !ctx->failed; i++) {
+        const char *name = g->params.items[i].name;
+        if (!grads[i] || strncmp(name, "mapping.", 8) != 0) continue;
+        char key[160];
+        snprintf(key, sizeof key, "grad.%s", name);
+        gan_tensor *want = fixture_tensor(ctx, f, key);
+        worst = fmax(worst, compare(ctx, grads[i], want, name));
+        gan_tensor_free(ctx, want);
+    }
+    printf("mapping parameter gradients: worst error %.2e\n", worst);
+    sg2_mapping_tape_free(ctx, &tape);
+    gan_params_grads_free(ctx, &g->params, grads);
+    gan_tensor *spent[] = {z, want_w, r, w};
+    for (size_t i = 0; i < sizeof spent / sizeof *spent; i++) gan_tensor_free(ctx, spent[i]);
+}
+
+int main(void) {
+    gan_error err = {{0}};
+    gan_ctx *ctx = gan_ctx_new((gan_device){GAN_DEVICE_CPU, 0}, 2, &err);
+    if (!ctx) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    sg2_generator *g = sg2_load(ctx, FIXTURE, "G.", &err);
+    gan_st_file *f = NULL;
+    CHECKF(g != NULL, "%s", err.msg);
+    CHECK_OK(gan_st_open(FIXTURE, &f, &err), &err);
+    if (g && f) {
+        test_synthesis(ctx, g, f);
+        test_mapping(ctx, g, f);
+        /* A backward pass without a taped forward pass is refused. */
+        sg2_synthesis_tape empty = {0};
+        gan_tensor *dws[2 * SG2_MAX_BLOCKS];
+        gan_tensor *dimg = gan_tensor_4d(ctx, 1, 3, 16, 16);
+        CHECK(sg2_synthesis_backward(ctx, g, &empty, dimg, NULL, dws) != 0);
+        CHECKF(strstr(ctx->error.msg, "no taped forward") != NULL, "message: %s", ctx->error.msg);
+        gan_error taken;
+        gan_ctx_take_error(ctx, &taken);
+        gan_tensor_free(ctx, dimg);
+    }
+    gan_st_close(f);
+    sg2_free(ctx, g);
+    CHECKF(!gan_ctx_failed(ctx), "context error: %s", ctx->error.msg);
+    gan_ctx_free(ctx);
+    TEST_DONE();
+}

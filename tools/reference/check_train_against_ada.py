@@ -253,11 +253,10 @@ def check_fixtures(fixdir, failures):
     cfg = json.loads(meta["config"])
     D = ada_D(cfg)
     D.load_state_dict({k[2:]: v for k, v in T.items() if k.startswith("D.")})
-    logits, g, (gx,) = grads_of(D, [T["img"]], lambda x: D(x, None))
-    # grads_of uses its own u; the fixture's upstream is dlogits: recompute with it.
     D.requires_grad_(True)
     x = T["img"].clone().requires_grad_(True)
-    (D(x, None) * T["dlogits"]).sum().backward()
+    logits = D(x, None)
+    (logits * T["dlogits"]).sum().backward()
     w = max([maxdiff(logits, T["logits"]), rel(x.grad, T["grad.img"])] +
             [rel(p.grad, T["grad.D." + k]) for k, p in D.named_parameters()])
     D.requires_grad_(False)
@@ -275,8 +274,9 @@ def check_fixtures(fixdir, failures):
     for which, net in (("G", ada.G), ("D", ada.D)):
         opt = next(p[2] for p in ada.phases if p[1] is net)
         for k, p in net.named_parameters():
-            opt.state[p] = dict(step=T["adam%s.step" % which].clone(), exp_avg=T["adam%s.%s.exp_avg" % (which, k)],
-                                exp_avg_sq=T["adam%s.%s.exp_avg_sq" % (which, k)])
+            # The fixture omits the old exp_avg: with beta1 = 0 it is multiplied by 0.
+            opt.state[p] = dict(step=T["adam%s.step" % which].clone(), exp_avg=torch.zeros_like(p),
+                                exp_avg_sq=T["adam%s.%s.exp_avg_sq" % (which, k)].clone())
     ada.cur_nimg, ada.batch_idx = int(meta["cur_nimg"]), int(meta["batch_idx"])
     torch.manual_seed(int(meta["draw_seed"]))
     ada.step(T["real_img"])
@@ -293,7 +293,36 @@ def check_fixtures(fixdir, failures):
     print("   train_step: %d tensors after the step, worst abs diff %.3g" % (len(res), w))
     if w > TOL:
         failures.append("fixture train_step")
-    _ = StyleGAN2Loss
+
+    # R1 and PL through the reference's StyleGAN2Loss with gain 1.
+    t, meta = safetensors_io.read(os.path.join(fixdir, "train_r1.safetensors"))
+    T = {k: torch.from_numpy(v) for k, v in t.items()}
+    D = ada_D(json.loads(meta["config"]))
+    D.load_state_dict({k[2:]: v for k, v in T.items() if k.startswith("D.")})
+    loss = StyleGAN2Loss(device=torch.device("cpu"), G_mapping=None, G_synthesis=None, D=D,
+                         r1_gamma=float(T["gamma"]))
+    D.requires_grad_(True)
+    loss.accumulate_gradients("Dreg", T["img"], torch.zeros([4, 0]), None, None, sync=True, gain=1)
+    w = max(rel(p.grad, T["grad.D." + k]) for k, p in D.named_parameters())
+    print("   train_r1: parameter gradients of the R1 loss, worst rel diff %.3g" % w)
+    if w > TOL:
+        failures.append("fixture train_r1")
+
+    t, meta = safetensors_io.read(os.path.join(fixdir, "train_pl.safetensors"))
+    T = {k: torch.from_numpy(v) for k, v in t.items()}
+    G = ada_G(json.loads(meta["config"])).train()
+    G.load_state_dict({k[2:]: v for k, v in T.items() if k.startswith("G.")})
+    loss = StyleGAN2Loss(device=torch.device("cpu"), G_mapping=G.mapping, G_synthesis=G.synthesis, D=None)
+    loss.pl_mean.copy_(T["pl_mean_before"])
+    G.requires_grad_(True)
+    torch.manual_seed(int(meta["draw_seed"]))
+    z = torch.cat([T["z"], T["z"]])       # Greg uses the first batch/2 rows
+    loss.accumulate_gradients("Greg", None, None, z, torch.zeros([4, 0]), sync=True, gain=1)
+    w = max([rel(p.grad, T["grad.G." + k]) for k, p in G.named_parameters()] +
+            [maxdiff(loss.pl_mean, T["pl_mean_after"]), maxdiff(G.mapping.w_avg, T["w_avg_after"])])
+    print("   train_pl: pl_mean, w_avg and parameter gradients of the PL loss, worst (rel) diff %.3g" % w)
+    if w > TOL:
+        failures.append("fixture train_pl")
 
 
 def main():

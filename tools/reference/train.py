@@ -134,6 +134,7 @@ class Trainer:
         self.pl_mean = torch.zeros([])
         self.cur_nimg = 0
         self.batch_idx = 0
+        self.phase_hook = None   # f(phase, net, stats) before each Adam step (fixtures inspect grads)
 
     def _adam(self, module, reg_interval):
         c = reg_interval / (reg_interval + 1)     # lazy regularisation
@@ -260,6 +261,8 @@ class Trainer:
             for param in net.parameters():
                 if param.grad is not None:
                     torch.nan_to_num(param.grad, nan=0, posinf=1e5, neginf=-1e5, out=param.grad)
+            if self.phase_hook:
+                self.phase_hook(phase, net, stats)
             opt.step()
         self.update_ema()
         self.cur_nimg += batch

@@ -9,46 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gan/io/safetensors.h"
 #include "gan/models/stylegan2_train.h"
 #include "gan/ops.h"
+#include "tests/fixture_util.h"
 #include "tests/test.h"
 
 #define FIXTURE "tests/fixtures/sg2_grad.safetensors"
 #define TOLERANCE 2e-5 /* max abs error over the tensor's largest magnitude */
-
-static float *host_of(gan_ctx *ctx, const gan_tensor *t) {
-    float *p = malloc((size_t)t->numel * sizeof *p + 1);
-    gan_tensor_download(ctx, t, p);
-    return p;
-}
-
-/* The fixture's tensor `name` on the device (NULL, with a failed check, if absent). */
-static gan_tensor *fixture_tensor(gan_ctx *ctx, gan_st_file *f, const char *name) {
-    const gan_st_tensor *t = gan_st_find(f, name);
-    CHECKF(t != NULL, "fixture lacks %s", name);
-    if (!t) return NULL;
-    float *host = malloc((size_t)t->numel * sizeof *host + 1);
-    gan_error err = {{0}};
-    gan_tensor *out = NULL;
-    if (gan_st_read_f32(f, t, host, &err) == 0) out = gan_tensor_from_host(ctx, t->ndim, t->shape, host);
-    else CHECKF(0, "%s", err.msg);
-    free(host);
-    return out;
-}
-
-/* Largest |got - want| relative to max |want|. */
-static double compare(gan_ctx *ctx, const gan_tensor *got, const gan_tensor *want, const char *name) {
-    CHECKF(got && want && got->numel == want->numel, "%s: missing or misshapen", name);
-    if (!got || !want || got->numel != want->numel) return INFINITY;
-    float *a = host_of(ctx, got), *b = host_of(ctx, want);
-    double scale = 0;
-    for (int64_t i = 0; i < want->numel; i++) scale = fmax(scale, fabs(b[i]));
-    double err = test_max_abs_diff(a, b, (size_t)want->numel) / (scale + 1e-30);
-    CHECKF(err <= TOLERANCE, "%s: error %.3g of its largest magnitude %.3g", name, err, scale);
-    free(a), free(b);
-    return err;
-}
 
 /* The reference's const noise mode: each noisy layer's noise_const, the
  * same for every sample. */
@@ -75,7 +42,7 @@ static void test_synthesis(gan_ctx *ctx, const sg2_generator *g, gan_st_file *f)
     gan_tensor **noise = const_noise(ctx, g, n);
     sg2_synthesis_tape tape;
     gan_tensor *img = sg2_synthesis_train(ctx, g, ws, (const gan_tensor *const *)noise, 0, &tape);
-    printf("images: error %.2e\n", compare(ctx, img, want_img, "images"));
+    printf("images: error %.2e\n", fixture_compare(ctx, img, want_img, "images", TOLERANCE));
     gan_tensor **grads = gan_params_grads_new(ctx, &g->params);
     gan_tensor *dws[2 * SG2_MAX_BLOCKS];
     CHECKF(sg2_synthesis_backward(ctx, g, &tape, r, grads, dws) == 0, "backward: %s", ctx->error.msg);
@@ -86,7 +53,7 @@ static void test_synthesis(gan_ctx *ctx, const sg2_generator *g, gan_st_file *f)
         char key[160];
         snprintf(key, sizeof key, "grad.%s", name);
         gan_tensor *want = fixture_tensor(ctx, f, key);
-        worst = fmax(worst, compare(ctx, grads[i], want, name));
+        worst = fmax(worst, fixture_compare(ctx, grads[i], want, name, TOLERANCE));
         gan_tensor_free(ctx, want);
     }
     printf("synthesis parameter gradients: worst error %.2e\n", worst);
@@ -95,7 +62,7 @@ static void test_synthesis(gan_ctx *ctx, const sg2_generator *g, gan_st_file *f)
         gan_tensor *row = gan_select_row(ctx, want_dws, l);
         char name[32];
         snprintf(name, sizeof name, "dws row %d", l);
-        worst = fmax(worst, compare(ctx, dws[l], row, name));
+        worst = fmax(worst, fixture_compare(ctx, dws[l], row, name, TOLERANCE));
         gan_tensor_free(ctx, row), gan_tensor_free(ctx, dws[l]);
     }
     printf("w gradients: worst error %.2e\n", worst);
@@ -113,7 +80,7 @@ static void test_mapping(gan_ctx *ctx, const sg2_generator *g, gan_st_file *f) {
     if (!z || !want_w || !r) return;
     sg2_mapping_tape tape;
     gan_tensor *w = sg2_mapping_train(ctx, g, z, &tape);
-    printf("w: error %.2e\n", compare(ctx, w, want_w, "w"));
+    printf("w: error %.2e\n", fixture_compare(ctx, w, want_w, "w", TOLERANCE));
     gan_tensor **grads = gan_params_grads_new(ctx, &g->params);
     CHECKF(sg2_mapping_backward(ctx, g, &tape, r, grads) == 0, "backward: %s", ctx->error.msg);
     double worst = 0;
@@ -123,7 +90,7 @@ static void test_mapping(gan_ctx *ctx, const sg2_generator *g, gan_st_file *f) {
         char key[160];
         snprintf(key, sizeof key, "grad.%s", name);
         gan_tensor *want = fixture_tensor(ctx, f, key);
-        worst = fmax(worst, compare(ctx, grads[i], want, name));
+        worst = fmax(worst, fixture_compare(ctx, grads[i], want, name, TOLERANCE));
         gan_tensor_free(ctx, want);
     }
     printf("mapping parameter gradients: worst error %.2e\n", worst);

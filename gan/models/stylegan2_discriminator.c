@@ -164,6 +164,23 @@ sg2_discriminator *sg2d_create(gan_ctx *ctx, const sg2d_config *cfg, gan_error *
     return d;
 }
 
+sg2_discriminator *sg2d_load(gan_ctx *ctx, gan_st_file *file, const char *config_key, const char *prefix,
+                             gan_error *err) {
+    sg2d_config cfg;
+    const char *json = gan_st_meta(file, config_key);
+    if (!json) {
+        gan_fail(err, "no \"%s\" in the file's __metadata__", config_key);
+        return NULL;
+    }
+    if (sg2d_config_parse(json, &cfg, err) != 0) return NULL;
+    sg2_discriminator *d = sg2d_create(ctx, &cfg, err);
+    if (d && gan_params_load(ctx, &d->params, file, prefix, err) != 0) {
+        sg2d_free(ctx, d);
+        return NULL;
+    }
+    return d;
+}
+
 void sg2d_free(gan_ctx *ctx, sg2_discriminator *d) {
     if (!d) return;
     gan_params_free(ctx, &d->params);

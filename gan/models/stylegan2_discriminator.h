@@ -54,6 +54,10 @@ typedef struct sg2_discriminator {
 } sg2_discriminator;
 
 sg2_discriminator *sg2d_create(gan_ctx *ctx, const sg2d_config *cfg, gan_error *err);
+/* Reads a discriminator from an open safetensors file: the config JSON from
+ * __metadata__[config_key], the tensors "<prefix><state_dict name>". */
+sg2_discriminator *sg2d_load(gan_ctx *ctx, gan_st_file *file, const char *config_key, const char *prefix,
+                             gan_error *err);
 void sg2d_free(gan_ctx *ctx, sg2_discriminator *d);
 int sg2d_init_random(gan_ctx *ctx, sg2_discriminator *d, uint64_t seed, gan_error *err);
 

@@ -72,6 +72,9 @@ struct gan_backend {
                                   const gan_conv2d_args *args);
     int (*mbstd_backward)(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *x,
                           const gan_mbstd_args *args);
+    int (*mbstd_jvp)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *t, const gan_mbstd_args *args);
+    int (*mbstd_jvp_backward_x)(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *x,
+                                const gan_tensor *t, const gan_mbstd_args *args);
 };
 
 const gan_backend *gan_cpu_backend(void);

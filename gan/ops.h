@@ -196,4 +196,16 @@ gan_tensor *gan_conv2d_backward_weight(gan_ctx *ctx, const gan_tensor *dy, const
                                        gan_conv2d_args args);
 gan_tensor *gan_mbstd_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *x, gan_mbstd_args args);
 
+/* ---- forward-mode derivatives (for gradients of gradients) ---------------------
+ * R1 differentiates the discriminator's input gradient with respect to its
+ * weights. With the activation masks fixed, every layer's forward-mode
+ * derivative is the layer itself without bias followed by bias_act_backward
+ * at the primal output; only minibatch stddev needs ops of its own. */
+
+/* The derivative of mbstd at x along t: [N, C + F, H, W]. */
+gan_tensor *gan_mbstd_jvp(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *t, gan_mbstd_args args);
+/* The gradient with respect to x of sum(dy * mbstd_jvp(x, t)), t held fixed. */
+gan_tensor *gan_mbstd_jvp_backward_x(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *x, const gan_tensor *t,
+                                     gan_mbstd_args args);
+
 #endif

@@ -75,6 +75,8 @@ static const gan_backend cpu_table = {
     .conv2d_backward_input = cpu_conv2d_backward_input,
     .conv2d_backward_weight = cpu_conv2d_backward_weight,
     .mbstd_backward = cpu_mbstd_backward,
+    .mbstd_jvp = cpu_mbstd_jvp,
+    .mbstd_jvp_backward_x = cpu_mbstd_jvp_backward_x,
 };
 
 const gan_backend *gan_cpu_backend(void) { return &cpu_table; }

@@ -52,6 +52,9 @@ int cpu_conv2d_backward_weight(gan_ctx *ctx, gan_tensor *dw, const gan_tensor *d
                                const gan_conv2d_args *a);
 int cpu_mbstd_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *x,
                        const gan_mbstd_args *a);
+int cpu_mbstd_jvp(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *t, const gan_mbstd_args *a);
+int cpu_mbstd_jvp_backward_x(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *x,
+                             const gan_tensor *t, const gan_mbstd_args *a);
 
 /* One sample of a plain convolution (gan/cpu/conv2d.c): x [in, h, w] ->
  * y [out, oh, ow] with w [out, in*k*k] times gain; `cols` has room for

@@ -86,3 +86,72 @@ int cpu_mbstd_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const
         }
     return 0;
 }
+
+/* The forward-mode derivative along t: y_t = (t, v_t) with
+ * v_t = mean over the group's entries of sum_g (x_g - mean) t_g / (G sigma). */
+int cpu_mbstd_jvp(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *t, const gan_mbstd_args *a) {
+    mbstd_shape s = shape_of(x, a);
+    int64_t in_sample = s.c * s.plane, out_sample = (s.c + s.features) * s.plane;
+    for (int64_t n = 0; n < s.n; n++)
+        memcpy(y->data + n * out_sample, t->data + n * in_sample, (size_t)in_sample * sizeof(float));
+#pragma omp parallel for num_threads(ctx->threads) if (x->numel > CPU_PARALLEL_MIN) collapse(2) schedule(static)
+    for (int m = 0; m < s.groups; m++)
+        for (int f = 0; f < s.features; f++) {
+            int64_t first = (int64_t)f * s.per_feature * s.plane, count = (int64_t)s.per_feature * s.plane;
+            double total = 0;
+            for (int64_t at = first; at < first + count; at++) {
+                double mean, sigma, dot = 0;
+                group_stats(x->data, &s, m, at, &mean, &sigma);
+                for (int g = 0; g < s.group; g++) {
+                    int64_t i = ((int64_t)g * s.groups + m) * in_sample + at;
+                    dot += (x->data[i] - mean) * t->data[i];
+                }
+                total += dot / (s.group * sigma);
+            }
+            float v = (float)(total / (double)count);
+            for (int64_t n = m; n < s.n; n += s.groups) {
+                float *dst = y->data + n * out_sample + (s.c + f) * s.plane;
+                for (int64_t j = 0; j < s.plane; j++) dst[j] = v;
+            }
+        }
+    return 0;
+}
+
+/* The gradient with respect to x of <dy, mbstd_jvp(x, t)> (t held fixed):
+ * the statistic's tangent depends on x through (x_g - mean) and sigma. With
+ * a_g = x_g - mean, S = sum_g a_g t_g and lambda the summed gradient of the
+ * group's statistic channel,
+ *   dx_k = lambda / (count G) * ((t_k - mean(t)) / sigma - S a_k / (G sigma^3)). */
+int cpu_mbstd_jvp_backward_x(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *x,
+                             const gan_tensor *t, const gan_mbstd_args *a) {
+    mbstd_shape s = shape_of(x, a);
+    int64_t in_sample = s.c * s.plane, out_sample = (s.c + s.features) * s.plane;
+    memset(dx->data, 0, (size_t)dx->numel * sizeof(float));
+#pragma omp parallel for num_threads(ctx->threads) if (x->numel > CPU_PARALLEL_MIN) collapse(2) schedule(static)
+    for (int m = 0; m < s.groups; m++)
+        for (int f = 0; f < s.features; f++) {
+            double lambda = 0;
+            for (int64_t n = m; n < s.n; n += s.groups) {
+                const float *g = dy->data + n * out_sample + (s.c + f) * s.plane;
+                for (int64_t j = 0; j < s.plane; j++) lambda += g[j];
+            }
+            int64_t first = (int64_t)f * s.per_feature * s.plane, count = (int64_t)s.per_feature * s.plane;
+            double scale = lambda / ((double)count * s.group);
+            for (int64_t at = first; at < first + count; at++) {
+                double mean, sigma, t_mean = 0, dot = 0;
+                group_stats(x->data, &s, m, at, &mean, &sigma);
+                for (int g = 0; g < s.group; g++) {
+                    int64_t i = ((int64_t)g * s.groups + m) * in_sample + at;
+                    t_mean += t->data[i];
+                    dot += (x->data[i] - mean) * t->data[i];
+                }
+                t_mean /= s.group;
+                double s3 = s.group * sigma * sigma * sigma;
+                for (int g = 0; g < s.group; g++) {
+                    int64_t i = ((int64_t)g * s.groups + m) * in_sample + at;
+                    dx->data[i] += (float)(scale * ((t->data[i] - t_mean) / sigma - dot * (x->data[i] - mean) / s3));
+                }
+            }
+        }
+    return 0;
+}

@@ -304,12 +304,67 @@ gan_tensor *sg2d_forward(gan_ctx *ctx, const sg2_discriminator *d, const gan_ten
     return epilogue_forward(ctx, d, x, tape);
 }
 
+/* ---------------------------------------------------------- tangent pass */
+
+/* A layer's forward-mode derivative: the conv of the tangent (no bias),
+ * then the activation's slope and clamp mask at the primal output. */
+static gan_tensor *conv_tangent(gan_ctx *ctx, const sg2d_conv *c, const gan_tensor *t_in, const gan_tensor *primal_out) {
+    gan_tensor *h = gan_conv2d(ctx, t_in, c->weight, conv_args(c));
+    if (c->act.act == GAN_ACT_LINEAR) return h;
+    gan_tensor *t = gan_bias_act_backward(ctx, h, primal_out, c->act);
+    gan_tensor_free(ctx, h);
+    return t;
+}
+
+static gan_tensor *fc_tangent(gan_ctx *ctx, const sg2d_fc *fc, const gan_tensor *t_in, const gan_tensor *primal_out) {
+    gan_tensor *h = gan_linear(ctx, t_in, fc->weight, NULL, 1.0f / sqrtf((float)fc->in_features), 1.0f);
+    if (fc->act.act == GAN_ACT_LINEAR) return h;
+    gan_tensor *t = gan_bias_act_backward(ctx, h, primal_out, fc->act);
+    gan_tensor_free(ctx, h);
+    return t;
+}
+
+gan_tensor *sg2d_tangent(gan_ctx *ctx, const sg2_discriminator *d, const sg2d_tape *p, const gan_tensor *t_images,
+                         sg2d_tape *t) {
+    memset(t, 0, sizeof *t);
+    if (ctx->failed || !t_images) return NULL;
+    if (!p->epilogue_in) return gan_ctx_fail(ctx, "discriminator tangent: no taped forward pass");
+    t->images = t_images;
+    gan_tensor *x = conv_tangent(ctx, &d->blocks[0].fromrgb, t_images, p->blocks[0].input);
+    for (int i = 0; i < d->num_blocks && x; i++) {
+        const sg2d_block *b = &d->blocks[i];
+        const sg2d_block_tape *pb = &p->blocks[i];
+        sg2d_block_tape *tb = &t->blocks[i];
+        tb->input = x;
+        tb->skip_in = conv_input(ctx, &b->skip, x);
+        gan_tensor *skip = conv_tangent(ctx, &b->skip, tb->skip_in, NULL);
+        tb->conv0_out = conv_tangent(ctx, &b->conv0, x, pb->conv0_out);
+        tb->conv1_in = conv_input(ctx, &b->conv1, tb->conv0_out);
+        tb->conv1_out = conv_tangent(ctx, &b->conv1, tb->conv1_in, pb->conv1_out);
+        x = gan_add(ctx, skip, tb->conv1_out);
+        gan_tensor_free(ctx, skip);
+    }
+    t->epilogue_in = x;
+    t->mbstd_out = gan_mbstd_jvp(ctx, p->epilogue_in, x, (gan_mbstd_args){d->cfg.mbstd_group_size,
+                                                                          d->cfg.mbstd_num_channels});
+    t->conv_out = conv_tangent(ctx, &d->epilogue_conv, t->mbstd_out, p->conv_out);
+    if (!t->conv_out) return NULL;
+    gan_tensor flat = reshaped(t->conv_out, 2, (int64_t[]){t->conv_out->shape[0], t->conv_out->numel / t->conv_out->shape[0]});
+    t->fc_out = fc_tangent(ctx, &d->fc, &flat, p->fc_out);
+    return fc_tangent(ctx, &d->out, t->fc_out, NULL);
+}
+
 /* ---------------------------------------------------------------- backward */
 
+/* Backward passes read layer inputs from `acts` and take the activation
+ * masks from the outputs in `masks`: the same tape for an ordinary
+ * backward pass; the tangent tape and the primal tape to back-propagate
+ * through a tangent pass, whose layers have no bias. */
 typedef struct backward_state {
     gan_ctx *ctx;
     const gan_params *params;
     gan_tensor **grads; /* NULL: no parameter gradients */
+    int bias_grads;
 } backward_state;
 
 static void add_grad(backward_state *s, const gan_tensor *p, gan_tensor *g) {
@@ -326,7 +381,7 @@ static gan_tensor *conv_backward(backward_state *s, const sg2d_conv *c, const ga
     const gan_tensor *dz = dy;
     if (c->act.act != GAN_ACT_LINEAR) {
         dz = dz_owned = gan_bias_act_backward(ctx, dy, out, c->act);
-        if (s->grads) add_grad(s, c->bias, gan_sum_channels(ctx, dz, 1.0f));
+        if (s->grads && s->bias_grads) add_grad(s, c->bias, gan_sum_channels(ctx, dz, 1.0f));
     }
     gan_conv2d_args a = conv_args(c);
     if (s->grads) add_grad(s, c->weight, gan_conv2d_backward_weight(ctx, dz, in, c->kernel, a));
@@ -347,7 +402,7 @@ static gan_tensor *fc_backward(backward_state *s, const sg2d_fc *fc, const gan_t
     const gan_tensor *dz = dy;
     if (fc->act.act != GAN_ACT_LINEAR) dz = dz_owned = gan_bias_act_backward(ctx, dy, out, fc->act);
     if (s->grads) {
-        add_grad(s, fc->bias, gan_sum_channels(ctx, dz, 1.0f));
+        if (s->bias_grads) add_grad(s, fc->bias, gan_sum_channels(ctx, dz, 1.0f));
         add_grad(s, fc->weight, gan_linear_backward_weight(ctx, dz, in, gain));
     }
     gan_tensor *dx = gan_linear_backward_input(ctx, dz, fc->weight, gain);
@@ -355,55 +410,56 @@ static gan_tensor *fc_backward(backward_state *s, const sg2d_fc *fc, const gan_t
     return dx;
 }
 
-/* dlogits -> the gradient at the epilogue's input. */
-static gan_tensor *epilogue_backward(backward_state *s, const sg2_discriminator *d, const sg2d_tape *t,
-                                     const gan_tensor *dlogits) {
+/* dlogits -> the gradient at the epilogue's input; *d_mbstd_out (when not
+ * NULL) gets the gradient at the minibatch-stddev output. */
+static gan_tensor *epilogue_backward(backward_state *s, const sg2_discriminator *d, const sg2d_tape *acts,
+                                     const sg2d_tape *masks, const gan_tensor *dlogits, gan_tensor **d_mbstd_out) {
     gan_ctx *ctx = s->ctx;
-    const gan_tensor *conv = t->conv_out;
+    const gan_tensor *conv = acts->conv_out;
     gan_tensor flat = reshaped(conv, 2, (int64_t[]){conv->shape[0], conv->numel / conv->shape[0]});
-    gan_tensor *dfc = fc_backward(s, &d->out, t->fc_out, NULL, dlogits);
-    gan_tensor *dflat = dfc ? fc_backward(s, &d->fc, &flat, t->fc_out, dfc) : NULL;
+    gan_tensor *dfc = fc_backward(s, &d->out, acts->fc_out, NULL, dlogits);
+    gan_tensor *dflat = dfc ? fc_backward(s, &d->fc, &flat, masks->fc_out, dfc) : NULL;
     gan_tensor_free(ctx, dfc);
     if (!dflat) return NULL;
     gan_tensor dconv = reshaped(dflat, 4, conv->shape);
-    const gan_tensor *mb = t->mbstd_out;
-    gan_tensor *dmb = conv_backward(s, &d->epilogue_conv, mb, conv, &dconv, (int)mb->shape[2], (int)mb->shape[3], 1);
+    const gan_tensor *mb = acts->mbstd_out;
+    gan_tensor *dmb = conv_backward(s, &d->epilogue_conv, mb, masks->conv_out, &dconv, (int)mb->shape[2],
+                                    (int)mb->shape[3], 1);
     gan_tensor_free(ctx, dflat);
-    gan_tensor *dx = gan_mbstd_backward(ctx, dmb, t->epilogue_in,
+    /* mbstd's backward is the linear map at the primal input. */
+    gan_tensor *dx = gan_mbstd_backward(ctx, dmb, masks->epilogue_in,
                                         (gan_mbstd_args){d->cfg.mbstd_group_size, d->cfg.mbstd_num_channels});
-    gan_tensor_free(ctx, dmb);
+    if (d_mbstd_out) *d_mbstd_out = dmb;
+    else gan_tensor_free(ctx, dmb);
     return dx;
 }
 
 /* dy at the block's output -> the gradient at its input. */
-static gan_tensor *block_backward(backward_state *s, const sg2d_block *b, const sg2d_block_tape *bt,
-                                  const gan_tensor *dy) {
+static gan_tensor *block_backward(backward_state *s, const sg2d_block *b, const sg2d_block_tape *acts,
+                                  const sg2d_block_tape *masks, const gan_tensor *dy) {
     gan_ctx *ctx = s->ctx;
-    int h = (int)bt->input->shape[2], w = (int)bt->input->shape[3];
-    gan_tensor *dx = conv_backward(s, &b->skip, bt->skip_in, NULL, dy, h, w, 1);
-    gan_tensor *dconv0 = conv_backward(s, &b->conv1, bt->conv1_in, bt->conv1_out, dy, h, w, 1);
-    gan_tensor *dx0 = dconv0 ? conv_backward(s, &b->conv0, bt->input, bt->conv0_out, dconv0, h, w, 1) : NULL;
+    int h = (int)acts->input->shape[2], w = (int)acts->input->shape[3];
+    gan_tensor *dx = conv_backward(s, &b->skip, acts->skip_in, NULL, dy, h, w, 1);
+    gan_tensor *dconv0 = conv_backward(s, &b->conv1, acts->conv1_in, masks->conv1_out, dy, h, w, 1);
+    gan_tensor *dx0 = dconv0 ? conv_backward(s, &b->conv0, acts->input, masks->conv0_out, dconv0, h, w, 1) : NULL;
     gan_tensor_free(ctx, dconv0);
     if (dx && dx0) gan_accumulate(ctx, dx, dx0, 1.0f);
     gan_tensor_free(ctx, dx0);
     return dx;
 }
 
-int sg2d_backward(gan_ctx *ctx, const sg2_discriminator *d, const sg2d_tape *tape, const gan_tensor *dlogits,
-                  gan_tensor **grads, gan_tensor **dimages) {
-    if (ctx->failed) return -1;
-    if (!tape->epilogue_in || !tape->images) return gan_ctx_fail(ctx, "discriminator backward: no taped forward pass"), -1;
-    backward_state s = {ctx, &d->params, grads};
-    gan_tensor *dx = epilogue_backward(&s, d, tape, dlogits);
+/* From the gradient at the epilogue's input (consumed) back to the images. */
+static int blocks_backward(backward_state *s, const sg2_discriminator *d, const sg2d_tape *acts,
+                           const sg2d_tape *masks, gan_tensor *dx, gan_tensor **dimages) {
+    gan_ctx *ctx = s->ctx;
     for (int i = d->num_blocks - 1; i >= 0 && dx; i--) {
-        gan_tensor *next = block_backward(&s, &d->blocks[i], &tape->blocks[i], dx);
+        gan_tensor *next = block_backward(s, &d->blocks[i], &acts->blocks[i], &masks->blocks[i], dx);
         gan_tensor_free(ctx, dx);
         dx = next;
     }
-    const sg2d_conv *rgb = &d->blocks[0].fromrgb;
-    const gan_tensor *img = tape->images;
-    gan_tensor *dimg = dx ? conv_backward(&s, rgb, img, tape->blocks[0].input, dx, (int)img->shape[2],
-                                          (int)img->shape[3], dimages != NULL)
+    const gan_tensor *img = acts->images;
+    gan_tensor *dimg = dx ? conv_backward(s, &d->blocks[0].fromrgb, img, masks->blocks[0].input, dx,
+                                          (int)img->shape[2], (int)img->shape[3], dimages != NULL)
                           : NULL;
     gan_tensor_free(ctx, dx);
     if (ctx->failed) {
@@ -412,4 +468,38 @@ int sg2d_backward(gan_ctx *ctx, const sg2_discriminator *d, const sg2d_tape *tap
     }
     if (dimages) *dimages = dimg;
     return 0;
+}
+
+static int check_tape(gan_ctx *ctx, const sg2d_tape *tape) {
+    if (ctx->failed) return -1;
+    if (!tape->epilogue_in || !tape->images) return gan_ctx_fail(ctx, "discriminator backward: no taped forward pass"), -1;
+    return 0;
+}
+
+int sg2d_backward(gan_ctx *ctx, const sg2_discriminator *d, const sg2d_tape *tape, const gan_tensor *dlogits,
+                  gan_tensor **grads, gan_tensor **dimages) {
+    if (check_tape(ctx, tape) != 0) return -1;
+    backward_state s = {ctx, &d->params, grads, 1};
+    gan_tensor *dx = epilogue_backward(&s, d, tape, tape, dlogits, NULL);
+    return blocks_backward(&s, d, tape, tape, dx, dimages);
+}
+
+int sg2d_tangent_backward(gan_ctx *ctx, const sg2_discriminator *d, const sg2d_tape *primal, const sg2d_tape *tangent,
+                          const gan_tensor *dlogits, gan_tensor **grads) {
+    if (check_tape(ctx, primal) != 0 || check_tape(ctx, tangent) != 0) return -1;
+    /* Through the tangent layers: weight gradients (no biases there). */
+    backward_state s = {ctx, &d->params, grads, 0};
+    gan_tensor *d_mbstd_out = NULL;
+    gan_tensor *dt = epilogue_backward(&s, d, tangent, primal, dlogits, &d_mbstd_out);
+    if (blocks_backward(&s, d, tangent, primal, dt, NULL) != 0) {
+        gan_tensor_free(ctx, d_mbstd_out);
+        return -1;
+    }
+    /* The statistic's tangent also depends on the primal activations: that
+     * gradient runs back through the primal blocks, biases included. */
+    gan_tensor *dx = gan_mbstd_jvp_backward_x(ctx, d_mbstd_out, primal->epilogue_in, tangent->epilogue_in,
+                                              (gan_mbstd_args){d->cfg.mbstd_group_size, d->cfg.mbstd_num_channels});
+    gan_tensor_free(ctx, d_mbstd_out);
+    backward_state p = {ctx, &d->params, grads, 1};
+    return blocks_backward(&p, d, primal, primal, dx, NULL);
 }

@@ -86,4 +86,15 @@ gan_tensor *sg2d_forward(gan_ctx *ctx, const sg2_discriminator *d, const gan_ten
 int sg2d_backward(gan_ctx *ctx, const sg2_discriminator *d, const sg2d_tape *tape, const gan_tensor *dlogits,
                   gan_tensor **grads, gan_tensor **dimages);
 
+/* Gradients of gradients (R1). With the activation masks of a taped forward
+ * pass held fixed, sg2d_tangent propagates a direction t_images through the
+ * network (forward mode) and returns the directional derivatives of the
+ * logits [N, 1], keeping its own tape; sg2d_tangent_backward then adds into
+ * grads the parameter gradient of sum(dlogits * those derivatives), which for
+ * t_images = u is d/dtheta <u, d(sum D)/dx>. */
+gan_tensor *sg2d_tangent(gan_ctx *ctx, const sg2_discriminator *d, const sg2d_tape *primal,
+                         const gan_tensor *t_images, sg2d_tape *tangent);
+int sg2d_tangent_backward(gan_ctx *ctx, const sg2_discriminator *d, const sg2d_tape *primal,
+                          const sg2d_tape *tangent, const gan_tensor *dlogits, gan_tensor **grads);
+
 #endif

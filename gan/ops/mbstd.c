@@ -34,3 +34,25 @@ gan_tensor *gan_mbstd_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_ten
     gan_tensor *dx = gan_tensor_new(ctx, x->ndim, x->shape);
     OP_DISPATCH(ctx, dx, mbstd_backward, dy, x, &args);
 }
+
+gan_tensor *gan_mbstd_jvp(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *t, gan_mbstd_args args) {
+    OP_BEGIN(ctx, x, t);
+    check_mbstd(ctx, x, &args);
+    if (ctx->failed) return NULL;
+    char a[GAN_SHAPE_STR_LEN], b[GAN_SHAPE_STR_LEN];
+    OP_REQUIRE(ctx, gan_same_shape(x, t), "mbstd_jvp: tangent %s does not match input %s", SHAPE(t, a), SHAPE(x, b));
+    gan_tensor *y = gan_tensor_4d(ctx, x->shape[0], x->shape[1] + args.num_channels, x->shape[2], x->shape[3]);
+    OP_DISPATCH(ctx, y, mbstd_jvp, x, t, &args);
+}
+
+gan_tensor *gan_mbstd_jvp_backward_x(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *x, const gan_tensor *t,
+                                     gan_mbstd_args args) {
+    OP_BEGIN(ctx, dy, x, t);
+    check_mbstd(ctx, x, &args);
+    if (ctx->failed) return NULL;
+    char a[GAN_SHAPE_STR_LEN], b[GAN_SHAPE_STR_LEN];
+    OP_REQUIRE(ctx, gan_same_shape(x, t) && dy->ndim == 4 && dy->shape[1] == x->shape[1] + args.num_channels,
+               "mbstd_jvp_backward_x: gradient %s does not match input %s", SHAPE(dy, a), SHAPE(x, b));
+    gan_tensor *dx = gan_tensor_new(ctx, x->ndim, x->shape);
+    OP_DISPATCH(ctx, dx, mbstd_jvp_backward_x, dy, x, t, &args);
+}

@@ -30,6 +30,9 @@ struct gan_backend {
     int (*normalize_2nd_moment)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
     int (*bias_act)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *bias,
                     const gan_tensor *noise, const gan_tensor *noise_strength, const gan_bias_act_args *args);
+    int (*bias_act_frozen)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *bias,
+                           const gan_tensor *noise, const gan_tensor *noise_strength, const gan_bias_act_args *args,
+                           const gan_tensor *mask_y);
     int (*modconv)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *weight,
                    const gan_tensor *styles, const gan_modconv_args *args);
     int (*upfirdn2d)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *filter,

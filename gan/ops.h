@@ -170,6 +170,11 @@ gan_tensor *gan_normalize_2nd_moment_backward(gan_ctx *ctx, const gan_tensor *dy
  * bias, computed from the op's output y (the input need not be kept). Then
  * dx = dz, dbias = gan_sum_channels(dz, 1), dstrength = gan_noise_strength_grad. */
 gan_tensor *gan_bias_act_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *y, gan_bias_act_args args);
+/* bias_act with the activation pattern of an earlier output mask_y (same
+ * shape): slopes chosen by mask_y's sign, outputs clamped there held at
+ * mask_y. Linear in x, so differences along a direction see no kinks. */
+gan_tensor *gan_bias_act_frozen(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *bias, const gan_tensor *noise,
+                                const gan_tensor *noise_strength, gan_bias_act_args args, const gan_tensor *mask_y);
 /* y [C] = scale * sum of x [N, C, ...] over every dimension but the second. */
 gan_tensor *gan_sum_channels(gan_ctx *ctx, const gan_tensor *x, float scale);
 /* y [] (one element) = sum of dz * noise, noise [H, W] or [N, 1, H, W]. */

@@ -48,6 +48,7 @@ static const gan_backend cpu_table = {
     .linear = cpu_linear,
     .normalize_2nd_moment = cpu_normalize_2nd_moment,
     .bias_act = cpu_bias_act,
+    .bias_act_frozen = cpu_bias_act_frozen,
     .modconv = cpu_modconv,
     .upfirdn2d = cpu_upfirdn2d,
     .add = cpu_add,

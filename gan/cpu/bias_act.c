@@ -95,3 +95,29 @@ int cpu_noise_strength_grad(gan_ctx *ctx, gan_tensor *y, const gan_tensor *dz, c
     y->data[0] = (float)sum;
     return 0;
 }
+
+/* bias_act with the activation pattern of an earlier output `mask_y`: the
+ * leaky ReLU's slope chosen by mask_y's sign, and outputs clamped there kept
+ * at mask_y. Linear in x: path length's differences hold the masks fixed, as
+ * the reference's double backward does. */
+int cpu_bias_act_frozen(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *bias,
+                        const gan_tensor *noise, const gan_tensor *noise_strength, const gan_bias_act_args *args,
+                        const gan_tensor *mask_y) {
+    int64_t n = x->shape[0], c = x->shape[1], plane = x->numel / (n * c);
+    float strength = noise ? noise_strength->data[0] : 0.0f, slope = negative_slope(args);
+    float bound = args->clamp >= 0 ? args->clamp : INFINITY;
+    int per_sample_noise = noise && noise->ndim == 4;
+#pragma omp parallel for num_threads(ctx->threads) if (x->numel > CPU_PARALLEL_MIN) schedule(static)
+    for (int64_t p = 0; p < n * c; p++) {
+        float b = bias ? bias->data[p % c] : 0.0f;
+        const float *z = noise ? noise->data + (per_sample_noise ? p / c * plane : 0) : NULL;
+        const float *in = x->data + p * plane, *m = mask_y->data + p * plane;
+        float *out = y->data + p * plane;
+        for (int64_t i = 0; i < plane; i++) {
+            float v = (z ? in[i] + z[i] * strength : in[i]) + b;
+            v = (m[i] > 0 ? v : v * slope) * args->gain;
+            out[i] = fabsf(m[i]) < bound ? v : m[i];
+        }
+    }
+    return 0;
+}

@@ -14,6 +14,9 @@ int cpu_linear(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tenso
 int cpu_normalize_2nd_moment(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
 int cpu_bias_act(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *bias, const gan_tensor *noise,
                  const gan_tensor *noise_strength, const gan_bias_act_args *args);
+int cpu_bias_act_frozen(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *bias,
+                        const gan_tensor *noise, const gan_tensor *noise_strength, const gan_bias_act_args *args,
+                        const gan_tensor *mask_y);
 int cpu_modconv(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *weight, const gan_tensor *styles,
                 const gan_modconv_args *args);
 int cpu_upfirdn2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *filter,

@@ -52,16 +52,24 @@ static gan_bias_act_args torgb_act(const sg2_generator *g) {
     return (gan_bias_act_args){GAN_ACT_LINEAR, 0, 1, g->cfg.conv_clamp};
 }
 
-/* SynthesisLayer or ToRGB forward with its tape entry. */
+/* SynthesisLayer or ToRGB forward with its tape entry; with mask_y, the
+ * activation pattern of that earlier output instead of its own. */
 static gan_tensor *layer_forward(gan_ctx *ctx, const sg2_generator *g, const sg2_layer *l, int is_torgb,
-                                 const gan_tensor *x, gan_tensor *w, gan_tensor *noise, sg2_layer_tape *t) {
+                                 const gan_tensor *x, gan_tensor *w, gan_tensor *noise, const gan_tensor *mask_y,
+                                 sg2_layer_tape *t) {
     float gain = is_torgb ? torgb_gain(l) : 1.0f;
     gan_tensor *styles = gan_linear(ctx, w, l->affine_weight, l->affine_bias, affine_gain(g) * gain, gain);
     gan_modconv_args mod = {!is_torgb, l->up, l->resample_filter};
-    gan_tensor *h = gan_modconv(ctx, x, l->weight, styles, mod);
-    gan_tensor *y = is_torgb ? gan_bias_act_inplace(ctx, h, l->bias, NULL, NULL, torgb_act(g))
-                             : gan_bias_act_inplace(ctx, h, l->bias, noise, l->noise_strength, conv_act(g));
-    *t = (sg2_layer_tape){x, w, styles, y, noise};
+    gan_tensor *h = gan_modconv(ctx, x, l->weight, styles, mod), *y;
+    gan_bias_act_args act = is_torgb ? torgb_act(g) : conv_act(g);
+    const gan_tensor *strength = is_torgb ? NULL : l->noise_strength;
+    if (mask_y) {
+        y = gan_bias_act_frozen(ctx, h, l->bias, noise, strength, act, mask_y);
+        gan_tensor_free(ctx, h);
+    } else {
+        y = gan_bias_act_inplace(ctx, h, l->bias, noise, strength, act);
+    }
+    *t = (sg2_layer_tape){x, w, styles, y, noise, mask_y ? mask_y : y};
     return y;
 }
 
@@ -92,7 +100,7 @@ static gan_tensor *layer_backward(backward_state *s, const sg2_layer *l, int is_
                                   const gan_tensor *dy, int w_index, int want_input) {
     gan_ctx *ctx = s->ctx;
     const sg2_generator *g = s->g;
-    gan_tensor *dz = gan_bias_act_backward(ctx, dy, t->output, is_torgb ? torgb_act(g) : conv_act(g));
+    gan_tensor *dz = gan_bias_act_backward(ctx, dy, t->mask, is_torgb ? torgb_act(g) : conv_act(g));
     if (s->grads) {
         add_grad(s, l->bias, gan_sum_channels(ctx, dz, 1.0f));
         if (!is_torgb) add_grad(s, l->noise_strength, gan_noise_strength_grad(ctx, dz, t->noise));
@@ -129,7 +137,17 @@ static gan_tensor *layer_noise(gan_ctx *ctx, const sg2_layer *l, int64_t n, cons
 
 gan_tensor *sg2_synthesis_train(gan_ctx *ctx, const sg2_generator *g, const gan_tensor *ws,
                                 const gan_tensor *const *noise, uint64_t noise_seed, sg2_synthesis_tape *tape) {
+    return sg2_synthesis_train_masked(ctx, g, ws, noise, noise_seed, NULL, tape);
+}
+
+/* The mask of a layer of `masks`, or NULL. */
+#define MASK(masks, b, layer) ((masks) ? (masks)->blocks[b].layer.output : NULL)
+
+gan_tensor *sg2_synthesis_train_masked(gan_ctx *ctx, const sg2_generator *g, const gan_tensor *ws,
+                                       const gan_tensor *const *noise, uint64_t noise_seed,
+                                       const sg2_synthesis_tape *masks, sg2_synthesis_tape *tape) {
     memset(tape, 0, sizeof *tape);
+    if (masks && masks->num_blocks != g->num_blocks) return gan_ctx_fail(ctx, "synthesis: masks of another network");
     if (!ws || ctx->failed) return NULL;
     char buf[GAN_SHAPE_STR_LEN];
     if (ws->ndim != 3 || ws->shape[1] != g->num_ws || ws->shape[2] != g->cfg.w_dim)
@@ -147,12 +165,15 @@ gan_tensor *sg2_synthesis_train(gan_ctx *ctx, const sg2_generator *g, const gan_
             x = bt->const_input = gan_repeat(ctx, blk->const_input, n);
         } else {
             gan_tensor *nz = layer_noise(ctx, &blk->conv0, n, noise, k++, noise_seed);
-            x = layer_forward(ctx, g, &blk->conv0, 0, x, gan_select_row(ctx, ws, w_index++), nz, &bt->conv0);
+            x = layer_forward(ctx, g, &blk->conv0, 0, x, gan_select_row(ctx, ws, w_index++), nz, MASK(masks, b, conv0),
+                              &bt->conv0);
         }
         gan_tensor *nz = layer_noise(ctx, &blk->conv1, n, noise, k++, noise_seed);
-        x = layer_forward(ctx, g, &blk->conv1, 0, x, gan_select_row(ctx, ws, w_index++), nz, &bt->conv1);
+        x = layer_forward(ctx, g, &blk->conv1, 0, x, gan_select_row(ctx, ws, w_index++), nz, MASK(masks, b, conv1),
+                          &bt->conv1);
         /* ToRGB shares its w with the next block's conv0. */
-        gan_tensor *rgb = layer_forward(ctx, g, &blk->torgb, 1, x, gan_select_row(ctx, ws, w_index), NULL, &bt->torgb);
+        gan_tensor *rgb = layer_forward(ctx, g, &blk->torgb, 1, x, gan_select_row(ctx, ws, w_index), NULL,
+                                        MASK(masks, b, torgb), &bt->torgb);
         if (!img) {
             img = gan_slice(ctx, rgb, 0, n);
         } else {

@@ -17,6 +17,7 @@ typedef struct sg2_layer_tape {
     gan_tensor *styles; /* [N, in]: affine(w), ToRGB's gain included */
     gan_tensor *output; /* after bias_act */
     gan_tensor *noise;  /* [N, 1, r, r] (NULL for ToRGB) */
+    const gan_tensor *mask; /* the output whose activation pattern the layer used: its own, or a masks tape's */
 } sg2_layer_tape;
 
 typedef struct sg2_block_tape {
@@ -36,6 +37,13 @@ void sg2_synthesis_tape_free(gan_ctx *ctx, sg2_synthesis_tape *tape);
  * noise_seed (the whole batch as one stream per layer). */
 gan_tensor *sg2_synthesis_train(gan_ctx *ctx, const sg2_generator *g, const gan_tensor *ws,
                                 const gan_tensor *const *noise, uint64_t noise_seed, sg2_synthesis_tape *tape);
+/* The same with every layer's activation pattern (leaky ReLU slopes and
+ * clamps) taken from the outputs of an earlier taped pass `masks`: the
+ * network is then smooth in ws, which path length's finite differences need.
+ * Its backward pass uses those patterns too. */
+gan_tensor *sg2_synthesis_train_masked(gan_ctx *ctx, const sg2_generator *g, const gan_tensor *ws,
+                                       const gan_tensor *const *noise, uint64_t noise_seed,
+                                       const sg2_synthesis_tape *masks, sg2_synthesis_tape *tape);
 /* Number of noisy layers (the length of the noise array above). */
 int sg2_noise_layers(const sg2_generator *g);
 

@@ -70,3 +70,15 @@ gan_tensor *gan_noise_strength_grad(gan_ctx *ctx, const gan_tensor *dz, const ga
     gan_tensor *y = gan_tensor_new(ctx, 0, NULL);
     OP_DISPATCH(ctx, y, noise_strength_grad, dz, noise);
 }
+
+gan_tensor *gan_bias_act_frozen(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *bias, const gan_tensor *noise,
+                                const gan_tensor *noise_strength, gan_bias_act_args args, const gan_tensor *mask_y) {
+    OP_BEGIN(ctx, x, mask_y);
+    check_args(ctx, x, bias, noise, noise_strength);
+    if (ctx->failed) return NULL;
+    char a[GAN_SHAPE_STR_LEN], b[GAN_SHAPE_STR_LEN];
+    OP_REQUIRE(ctx, gan_same_shape(x, mask_y), "bias_act_frozen: mask %s does not match input %s", SHAPE(mask_y, a),
+               SHAPE(x, b));
+    gan_tensor *y = gan_tensor_new(ctx, x->ndim, x->shape);
+    OP_DISPATCH(ctx, y, bias_act_frozen, x, bias, noise, noise_strength, &args, mask_y);
+}

@@ -39,6 +39,10 @@ struct gan_backend {
                      const gan_upfirdn2d_args *args);
     int (*add)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *b);
     int (*axpy)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, float alpha); /* y += alpha x */
+    int (*adam)(gan_ctx *ctx, gan_tensor *param, const gan_tensor *grad, gan_tensor *m, gan_tensor *v,
+                const gan_adam_args *args);
+    int (*lerp_into)(gan_ctx *ctx, gan_tensor *ema, const gan_tensor *x, float beta);
+    int (*count_nonfinite)(gan_ctx *ctx, gan_tensor *count, const gan_tensor *x);
     int (*truncate)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *ws, const gan_tensor *w_avg, float psi,
                     int cutoff);
     int (*repeat)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);

@@ -94,6 +94,21 @@ gan_tensor *gan_add(gan_ctx *ctx, const gan_tensor *a, const gan_tensor *b);
  * accumulation. Returns 0, or -1 with the error in ctx. */
 int gan_accumulate(gan_ctx *ctx, gan_tensor *dst, const gan_tensor *src, float alpha);
 
+/* torch.optim.Adam's update of one tensor, in place:
+ *   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2;
+ *   param -= lr / bias_correction1 * m / (sqrt(v) / sqrt(bias_correction2) + eps),
+ * bias_correction_k = 1 - beta_k^step computed by the caller. */
+typedef struct gan_adam_args {
+    float lr, beta1, beta2, eps, bias_correction1, bias_correction2;
+} gan_adam_args;
+int gan_adam_update(gan_ctx *ctx, gan_tensor *param, const gan_tensor *grad, gan_tensor *m, gan_tensor *v,
+                    gan_adam_args args);
+/* ema <- lerp(x, ema, beta) in place (torch.lerp's formula): the generator's
+ * moving average. */
+int gan_lerp_into(gan_ctx *ctx, gan_tensor *ema, const gan_tensor *x, float beta);
+/* How many values of x are NaN or infinite (-1 on error). */
+int64_t gan_count_nonfinite(gan_ctx *ctx, const gan_tensor *x);
+
 /* Truncation trick: ws[N, L, D], rows l < cutoff become w_avg.lerp(ws, psi)
  * = w_avg + psi * (ws - w_avg) (computed as torch.lerp does); cutoff <= 0 or
  * >= L means all rows. */

@@ -32,3 +32,34 @@ int cpu_axpy(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, float alpha) {
     for (int64_t i = 0; i < y->numel; i++) y->data[i] += alpha * x->data[i];
     return 0;
 }
+
+/* torch.optim.Adam's single-tensor update, step by step as torch orders it. */
+int cpu_adam(gan_ctx *ctx, gan_tensor *param, const gan_tensor *grad, gan_tensor *m, gan_tensor *v,
+             const gan_adam_args *a) {
+    float step_size = a->lr / a->bias_correction1, denom_scale = sqrtf(a->bias_correction2);
+#pragma omp parallel for num_threads(ctx->threads) if (param->numel > CPU_PARALLEL_MIN) schedule(static)
+    for (int64_t i = 0; i < param->numel; i++) {
+        float g = grad->data[i];
+        m->data[i] = m->data[i] * a->beta1 + g * (1.0f - a->beta1);
+        v->data[i] = v->data[i] * a->beta2 + g * g * (1.0f - a->beta2);
+        float denom = sqrtf(v->data[i]) / denom_scale + a->eps;
+        param->data[i] += -step_size * (m->data[i] / denom);
+    }
+    return 0;
+}
+
+/* ema <- lerp(x, ema, beta) with torch.lerp's formula. */
+int cpu_lerp_into(gan_ctx *ctx, gan_tensor *ema, const gan_tensor *x, float beta) {
+#pragma omp parallel for num_threads(ctx->threads) if (ema->numel > CPU_PARALLEL_MIN) schedule(static)
+    for (int64_t i = 0; i < ema->numel; i++) ema->data[i] = lerp(x->data[i], ema->data[i], beta);
+    return 0;
+}
+
+/* Counts NaN and infinite values (the training loop's stop condition). */
+int cpu_count_nonfinite(gan_ctx *ctx, gan_tensor *count, const gan_tensor *x) {
+    int64_t bad = 0;
+#pragma omp parallel for num_threads(ctx->threads) if (x->numel > CPU_PARALLEL_MIN) reduction(+ : bad)
+    for (int64_t i = 0; i < x->numel; i++) bad += !isfinite(x->data[i]);
+    count->data[0] = (float)bad;
+    return 0;
+}

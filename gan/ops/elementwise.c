@@ -31,3 +31,43 @@ int gan_accumulate(gan_ctx *ctx, gan_tensor *dst, const gan_tensor *src, float a
     }
     return 0;
 }
+
+/* In-place ops: they validate, run the backend entry and return 0 or -1. */
+static int run_inplace(gan_ctx *ctx, const char *op, int have, int rc) {
+    if (!have) return gan_ctx_fail(ctx, "op %s is not implemented on the %s backend", op, ctx->backend->name), -1;
+    if (rc != 0 && !ctx->failed) gan_ctx_fail(ctx, "op %s failed", op);
+    return rc != 0 ? -1 : 0;
+}
+
+int gan_adam_update(gan_ctx *ctx, gan_tensor *param, const gan_tensor *grad, gan_tensor *m, gan_tensor *v,
+                    gan_adam_args args) {
+    if (ctx->failed) return -1;
+    char a[GAN_SHAPE_STR_LEN], b[GAN_SHAPE_STR_LEN];
+    if (!param || !grad || !m || !v) return gan_ctx_fail(ctx, "adam: missing input"), -1;
+    if (!gan_same_shape(param, grad) || !gan_same_shape(param, m) || !gan_same_shape(param, v))
+        return gan_ctx_fail(ctx, "adam: gradient %s or moments do not match parameter %s", SHAPE(grad, a),
+                            SHAPE(param, b)), -1;
+    const gan_backend *be = ctx->backend;
+    return run_inplace(ctx, "adam", be->adam != NULL, be->adam ? be->adam(ctx, param, grad, m, v, &args) : -1);
+}
+
+int gan_lerp_into(gan_ctx *ctx, gan_tensor *ema, const gan_tensor *x, float beta) {
+    if (ctx->failed) return -1;
+    char a[GAN_SHAPE_STR_LEN], b[GAN_SHAPE_STR_LEN];
+    if (!ema || !x || !gan_same_shape(ema, x))
+        return gan_ctx_fail(ctx, "lerp_into: %s and %s differ", ema ? SHAPE(ema, a) : "?", x ? SHAPE(x, b) : "?"), -1;
+    const gan_backend *be = ctx->backend;
+    return run_inplace(ctx, "lerp_into", be->lerp_into != NULL, be->lerp_into ? be->lerp_into(ctx, ema, x, beta) : -1);
+}
+
+int64_t gan_count_nonfinite(gan_ctx *ctx, const gan_tensor *x) {
+    if (ctx->failed || !x) return -1;
+    gan_tensor *count = gan_tensor_new(ctx, 0, NULL);
+    const gan_backend *be = ctx->backend;
+    float host = -1;
+    if (count && run_inplace(ctx, "count_nonfinite", be->count_nonfinite != NULL,
+                             be->count_nonfinite ? be->count_nonfinite(ctx, count, x) : -1) == 0)
+        gan_tensor_download(ctx, count, &host);
+    gan_tensor_free(ctx, count);
+    return ctx->failed ? -1 : (int64_t)host;
+}

@@ -4,7 +4,8 @@
 optionally looping; noise const), rendered with tools/reference/stylegan2.py
 and encoded the same way (raw RGB piped to ffmpeg, libx264, CRF 18, yuv420p).
 Prints one JSON object: frames, seconds, frames/s (rendering and piping,
-after loading the network).
+after loading the network). An --output ending in '/' writes numbered PNGs
+(frame000000.png, ...) instead, as `dne video` does, to compare frames exactly.
 
     /usr/bin/python3 tools/reference/video.py --network G.safetensors --seeds 1,2,3 \
         --frames-per-seed 20 --loop --output ref.mp4 [--trunc 0.7] [--interp cubic] [--threads 2]
@@ -18,6 +19,7 @@ import sys
 import time
 
 import numpy as np
+import PIL.Image
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -63,7 +65,10 @@ def main():
     G = stylegan2.Generator.load(args.network).eval()
     seeds = [int(s) for s in args.seeds.split(",")]
     res = G.img_resolution
-    ffmpeg = subprocess.Popen(
+    png_dir = args.output if args.output.endswith("/") else None
+    if png_dir:
+        os.makedirs(png_dir, exist_ok=True)
+    ffmpeg = None if png_dir else subprocess.Popen(
         ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
          "-video_size", "%dx%d" % (res, res), "-framerate", "%g" % args.fps, "-i", "pipe:0", "-c:v", "libx264",
          "-preset", "medium", "-crf", "18", "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-y", args.output],
@@ -79,10 +84,15 @@ def main():
         for f in range(frames):
             ws = torch.from_numpy(np.ascontiguousarray(path_point(keys, args.frames_per_seed, args.loop, args.interp, f)))
             img = G.synthesis(ws[None].to(torch.float32), noise_mode="const")
-            ffmpeg.stdin.write(stylegan2.to_uint8(img)[0].numpy().tobytes())
-    ffmpeg.stdin.close()
+            pixels = stylegan2.to_uint8(img)[0].numpy()
+            if png_dir:
+                PIL.Image.fromarray(pixels, "RGB").save(os.path.join(png_dir, "frame%06d.png" % f))
+            else:
+                ffmpeg.stdin.write(pixels.tobytes())
+    if ffmpeg:
+        ffmpeg.stdin.close()
     seconds = time.perf_counter() - start
-    if ffmpeg.wait() != 0:
+    if ffmpeg and ffmpeg.wait() != 0:
         sys.exit("ffmpeg failed")
     print(json.dumps({"frames": frames, "seconds": round(seconds, 3), "frames_per_s": round(frames / seconds, 3),
                       "torch": torch.__version__}))

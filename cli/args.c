@@ -33,6 +33,10 @@ static int append_range(uint32_t **seeds, int *count, int *capacity, uint32_t lo
 }
 
 int dne_parse_seeds(const char *text, uint32_t **seeds, int *count, int max_count, gan_error *err) {
+    return dne_parse_list(text, "--seeds", seeds, count, max_count, err);
+}
+
+int dne_parse_list(const char *text, const char *flag, uint32_t **seeds, int *count, int max_count, gan_error *err) {
     *seeds = NULL;
     *count = 0;
     int capacity = 0;
@@ -49,14 +53,14 @@ int dne_parse_seeds(const char *text, uint32_t **seeds, int *count, int max_coun
             free(*seeds);
             *seeds = NULL;
             *count = 0;
-            return gan_fail(err, "bad --seeds '%s' at '%.*s': expected seeds like 0-9, 0,5,7 or 0,2-4 (each 0 to 4294967295)",
-                            text, (int)(end - p), p);
+            return gan_fail(err, "bad %s '%s' at '%.*s': expected a list like 0-9, 0,5,7 or 0,2-4 (each 0 to 4294967295)",
+                            flag, text, (int)(end - p), p);
         }
         if (append_range(seeds, count, &capacity, lo, hi, max_count) != 0) {
             free(*seeds);
             *seeds = NULL;
             *count = 0;
-            return gan_fail(err, "--seeds '%s' asks for more than %d seeds", text, max_count);
+            return gan_fail(err, "%s '%s' lists more than %d numbers", flag, text, max_count);
         }
         if (!comma) return 0;
         p = comma + 1;

@@ -14,6 +14,8 @@
 /* "0-9", "0,5,7", "0,2-4": inclusive ranges and single seeds, each in
  * [0, 2^32 - 1] (NumPy's RandomState seeds), at most max_count in all. */
 int dne_parse_seeds(const char *text, uint32_t **seeds, int *count, int max_count, gan_error *err);
+/* The same syntax for any flag (--rows, --cols, --styles); errors name `flag`. */
+int dne_parse_list(const char *text, const char *flag, uint32_t **values, int *count, int max_count, gan_error *err);
 int dne_parse_long(const char *text, const char *flag, long min, long max, long *out, gan_error *err);
 int dne_parse_float(const char *text, const char *flag, double min, double max, float *out, gan_error *err);
 

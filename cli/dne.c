@@ -14,6 +14,8 @@ typedef struct command {
 
 static const command commands[] = {
     {"generate", dne_generate, "images from a generator for a list of seeds"},
+    {"video", dne_video, "interpolation videos between seeds (MP4, animated WebP or PNG frames)"},
+    {"mix", dne_mix, "style mixing grid: rows' coarse styles with columns' chosen layers"},
     {"init", dne_init, "a randomly initialised generator (reference initialisation)"},
     {"serve", dne_serve, "the daemon: renders a face pool and serves the page (or --export a static site)"},
 };

@@ -7,6 +7,8 @@ packages=(
   libopenblas-openmp-dev libopenblas-dev   # CPU GEMM (the OpenMP build shares our thread pool)
   libpng-dev libjpeg62-turbo-dev libwebp-dev libgif-dev  # image formats
   libcjson-dev                             # JSON (configs, safetensors headers)
+  libzip-dev                               # NumPy .npz latents (dne generate --ws/--save-ws)
+  ffmpeg                                   # dne video's MP4 output (the ffmpeg program); ffprobe in tests
   libmicrohttpd-dev                        # HTTP for dne serve
   python3-torch python3-numpy              # tools/reference: fixtures, converters, benchmark baseline
   chromium                                 # the page's browser test (tests/browser)

@@ -218,6 +218,8 @@ void gan_atomic_abort(gan_atomic_file *f) {
     free_atomic(f);
 }
 
+const char *gan_atomic_temp_path(const gan_atomic_file *f) { return f->tmp_path; }
+
 int gan_write_file_atomic(const char *path, const void *data, size_t size, gan_error *err) {
     gan_atomic_file *f = gan_atomic_open(path, err);
     if (!f) return -1;

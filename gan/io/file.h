@@ -36,6 +36,9 @@ int gan_atomic_write(gan_atomic_file *f, const void *data, size_t size, gan_erro
 int gan_atomic_commit(gan_atomic_file *f, gan_error *err);
 /* Removes the temporary file and frees f (safe on NULL). */
 void gan_atomic_abort(gan_atomic_file *f);
+/* The temporary file's name, for files that another program writes (dne
+ * video has ffmpeg write the MP4 there; commit then publishes it). */
+const char *gan_atomic_temp_path(const gan_atomic_file *f);
 
 /* Creates a folder and its parents (like mkdir -p); an existing folder is
  * success, an existing file of that name is an error. */

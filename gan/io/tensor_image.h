@@ -9,4 +9,11 @@
  * toward zero, computed in float32. chw holds channels x height x width. */
 int gan_image_from_chw(const float *chw, int channels, int height, int width, gan_image *out, gan_error *err);
 
+/* The same conversion into the rectangle at (x, y) of an existing image, for
+ * contact sheets and video frames. A one-channel network image is replicated
+ * into every channel of dst; otherwise channels must match dst's. The
+ * rectangle must lie inside dst. */
+int gan_image_paste_chw(gan_image *dst, int x, int y, const float *chw, int channels, int height, int width,
+                        gan_error *err);
+
 #endif

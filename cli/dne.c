@@ -17,6 +17,7 @@ static const command commands[] = {
     {"video", dne_video, "interpolation videos between seeds (MP4, animated WebP or PNG frames)"},
     {"mix", dne_mix, "style mixing grid: rows' coarse styles with columns' chosen layers"},
     {"init", dne_init, "a randomly initialised generator (reference initialisation)"},
+    {"train", dne_train, "train a StyleGAN2 on a folder, zip or packed dataset (or --resume a run)"},
     {"serve", dne_serve, "the daemon: renders a face pool and serves the page (or --export a static site)"},
 };
 

@@ -99,18 +99,17 @@ static int check_entry(const gan_param *param, const gan_st_tensor *entry, const
     return 0;
 }
 
-int gan_params_load(gan_ctx *ctx, gan_params *p, gan_st_file *file, const char *prefix, gan_error *err) {
-    size_t plen = strlen(prefix);
-    for (int i = 0; i < gan_st_count(file); i++) {
-        const gan_st_tensor *entry = gan_st_at(file, i);
-        if (strncmp(entry->name, prefix, plen) == 0 && !gan_params_find(p, entry->name + plen))
-            return gan_fail(err, "unexpected tensor '%s': not part of this network's config", entry->name);
-    }
+/* Reads "<prefix><name>" into tensors[i] (p's own tensors when tensors is
+ * NULL; NULL entries skipped). */
+static int load_tensors(gan_ctx *ctx, const gan_params *p, gan_tensor *const *tensors, gan_st_file *file,
+                        const char *prefix, gan_error *err) {
     char full[512];
     float *host = NULL;
     int rc = 0;
     for (int i = 0; i < p->count && rc == 0; i++) {
         const gan_param *param = &p->items[i];
+        gan_tensor *t = tensors ? tensors[i] : param->tensor;
+        if (!t) continue;
         snprintf(full, sizeof full, "%s%s", prefix, param->name);
         const gan_st_tensor *entry = gan_st_find(file, full);
         if (!entry) {
@@ -118,25 +117,41 @@ int gan_params_load(gan_ctx *ctx, gan_params *p, gan_st_file *file, const char *
             break;
         }
         if ((rc = check_entry(param, entry, full, err)) != 0) break;
-        float *grown = realloc(host, (size_t)param->tensor->numel * sizeof *host + 1);
+        float *grown = realloc(host, (size_t)t->numel * sizeof *host + 1);
         if (!grown) {
             rc = gan_fail(err, "out of memory reading '%s'", full);
             break;
         }
         host = grown;
         if ((rc = gan_st_read_f32(file, entry, host, err)) != 0) break;
-        if (gan_tensor_upload(ctx, param->tensor, host) != 0) rc = gan_ctx_take_error(ctx, err);
+        if (gan_tensor_upload(ctx, t, host) != 0) rc = gan_ctx_take_error(ctx, err);
     }
     free(host);
     return rc;
 }
 
-int gan_params_write(gan_ctx *ctx, const gan_params *p, const char *prefix, gan_st_writer *w,
-                     gan_host_copies *copies, gan_error *err) {
+int gan_params_load(gan_ctx *ctx, gan_params *p, gan_st_file *file, const char *prefix, gan_error *err) {
+    size_t plen = strlen(prefix);
+    for (int i = 0; i < gan_st_count(file); i++) {
+        const gan_st_tensor *entry = gan_st_at(file, i);
+        if (strncmp(entry->name, prefix, plen) == 0 && !gan_params_find(p, entry->name + plen))
+            return gan_fail(err, "unexpected tensor '%s': not part of this network's config", entry->name);
+    }
+    return load_tensors(ctx, p, NULL, file, prefix, err);
+}
+
+int gan_params_load_aligned(gan_ctx *ctx, const gan_params *p, gan_tensor *const *tensors, gan_st_file *file,
+                            const char *prefix, gan_error *err) {
+    return load_tensors(ctx, p, tensors, file, prefix, err);
+}
+
+static int write_tensors(gan_ctx *ctx, const gan_params *p, gan_tensor *const *tensors, const char *prefix,
+                         gan_st_writer *w, gan_host_copies *copies, gan_error *err) {
     char full[512];
     int on_host = ctx->device.type == GAN_DEVICE_CPU;
     for (int i = 0; i < p->count; i++) {
-        const gan_tensor *t = p->items[i].tensor;
+        const gan_tensor *t = tensors ? tensors[i] : p->items[i].tensor;
+        if (!t) continue;
         const float *data = t->data;
         if (!on_host) {
             float **grown = realloc(copies->buffers, (size_t)(copies->count + 1) * sizeof *grown);
@@ -154,6 +169,16 @@ int gan_params_write(gan_ctx *ctx, const gan_params *p, const char *prefix, gan_
         if (gan_st_writer_add_f32(w, full, t->ndim, t->shape, data, err) != 0) return -1;
     }
     return 0;
+}
+
+int gan_params_write(gan_ctx *ctx, const gan_params *p, const char *prefix, gan_st_writer *w,
+                     gan_host_copies *copies, gan_error *err) {
+    return write_tensors(ctx, p, NULL, prefix, w, copies, err);
+}
+
+int gan_params_write_aligned(gan_ctx *ctx, const gan_params *p, gan_tensor *const *tensors, const char *prefix,
+                             gan_st_writer *w, gan_host_copies *copies, gan_error *err) {
+    return write_tensors(ctx, p, tensors, prefix, w, copies, err);
 }
 
 void gan_params_free_copies(gan_host_copies *copies) {

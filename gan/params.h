@@ -75,4 +75,11 @@ int gan_params_write(gan_ctx *ctx, const gan_params *p, const char *prefix, gan_
                      gan_host_copies *copies, gan_error *err);
 void gan_params_free_copies(gan_host_copies *copies);
 
+/* Tensors aligned with p->items (optimizer moments, gradients), stored as
+ * "<prefix><name>"; NULL entries are skipped. */
+int gan_params_write_aligned(gan_ctx *ctx, const gan_params *p, gan_tensor *const *tensors, const char *prefix,
+                             gan_st_writer *w, gan_host_copies *copies, gan_error *err);
+int gan_params_load_aligned(gan_ctx *ctx, const gan_params *p, gan_tensor *const *tensors, gan_st_file *file,
+                            const char *prefix, gan_error *err);
+
 #endif

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+
 #include "gan/ops.h"
 #include "tests/fixture_util.h"
 #include "tests/test.h"
@@ -182,6 +184,22 @@ static void run_step(context *c, const char *opts) {
     CHECKF(fabsf(t.pl_mean - want_pl) <= 1e-5f * fabsf(want_pl), "pl_mean %.7g, want %.7g", t.pl_mean, want_pl);
     CHECK(t.batch_idx == 17 && t.cur_nimg == 1000 + o.batch);
     CHECK(t.adam_g.step == 4 && t.adam_d.step == 4);
+
+    /* NaN in the data: the step stops with a message naming the phase and
+     * the discriminator is left as it was. */
+    float *bad = fixture_host(ctx, reals);
+    bad[5] = NAN;
+    gan_tensor_upload(ctx, reals, bad);
+    free(bad);
+    t.on_phase = NULL;
+    float *before = fixture_host(ctx, D->params.items[1].tensor);
+    CHECK(trainer_step(ctx, &t, reals, &draws, &st) != 0);
+    CHECKF(strstr(ctx->error.msg, "Dmain") && strstr(ctx->error.msg, "diverged"), "message: %s", ctx->error.msg);
+    gan_error taken;
+    gan_ctx_take_error(ctx, &taken);
+    float *after = fixture_host(ctx, D->params.items[1].tensor);
+    CHECK(memcmp(before, after, (size_t)D->params.items[1].tensor->numel * sizeof *before) == 0);
+    free(before), free(after);
 
     free_run(ctx, &pg), free_run(ctx, &pr), free_run(ctx, &pd);
     gan_tensor_free(ctx, gen_z), gan_tensor_free(ctx, reals), gan_tensor_free(ctx, pl_noise);

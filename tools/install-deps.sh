@@ -7,10 +7,9 @@ packages=(
   libopenblas-openmp-dev libopenblas-dev   # CPU GEMM (the OpenMP build shares our thread pool)
   libpng-dev libjpeg62-turbo-dev libwebp-dev libgif-dev  # image formats
   libcjson-dev                             # JSON (configs, safetensors headers)
-  libzip-dev                               # NumPy .npz latents (dne generate --ws/--save-ws)
+  libzip-dev                               # zips: stylegan2-ada datasets, NumPy .npz latents
   ffmpeg                                   # dne video's MP4 output (the ffmpeg program); ffprobe in tests
   libmicrohttpd-dev                        # HTTP for dne serve
-  libzip-dev                               # stylegan2-ada dataset zips (gan/io/dataset.c)
   libopencv-objdetect-dev libopencv-imgproc-dev libopencv-core-dev  # dne prep: cascade, resize
   python3-opencv                           # bench/prep baseline (tools/prep_reference.py)
   python3-torch python3-numpy              # tools/reference: fixtures, converters, benchmark baseline

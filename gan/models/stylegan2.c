@@ -100,7 +100,8 @@ char *sg2_config_to_json(const sg2_config *cfg) {
 }
 
 /* train.py's cfg_specs (stylegan2.md section 3.4); 'small' is dne's own
- * config for training on a CPU in hours rather than weeks. */
+ * config for training on a CPU in hours rather than weeks, 'tiny' a network
+ * of a few thousand parameters per layer for smoke tests of the training loop. */
 typedef struct preset {
     const char *name;
     int z_dim, mapping_layers, channel_base_small, channel_base_large, channel_max;
@@ -110,10 +111,10 @@ static const preset presets[] = {
     {"auto", 512, 2, 16384, 32768, 512},     {"stylegan2", 512, 8, 32768, 32768, 512},
     {"paper256", 512, 8, 16384, 16384, 512}, {"paper512", 512, 8, 32768, 32768, 512},
     {"paper1024", 512, 8, 32768, 32768, 512}, {"cifar", 512, 2, 32768, 32768, 512},
-    {"small", 256, 2, 4096, 4096, 256},
+    {"small", 256, 2, 4096, 4096, 256},      {"tiny", 32, 2, 512, 512, 32},
 };
 
-const char *sg2_preset_names(void) { return "auto, stylegan2, paper256, paper512, paper1024, cifar, small"; }
+const char *sg2_preset_names(void) { return "auto, stylegan2, paper256, paper512, paper1024, cifar, small, tiny"; }
 
 int sg2_config_preset(const char *name, int resolution, sg2_config *cfg, gan_error *err) {
     for (size_t i = 0; i < sizeof presets / sizeof *presets; i++) {
@@ -275,7 +276,9 @@ sg2_generator *sg2_load(gan_ctx *ctx, const char *path, const char *prefix, gan_
     if (gan_st_open(path, &file, err) != 0) return NULL;
     sg2_generator *g = NULL;
     sg2_config cfg;
-    const char *json = gan_st_meta(file, "config");
+    const char *json = gan_st_meta(file, "config"), *format = gan_st_meta(file, "format");
+    /* A training checkpoint holds G, D and G_ema: the generator is G_ema. */
+    if (prefix[0] == 0 && format && strcmp(format, "dne-checkpoint") == 0) prefix = "G_ema.";
     if (!json)
         gan_fail(err, "no \"config\" in the file's __metadata__ (not a dne/stylegan2 generator file?)");
     else if (sg2_config_parse(json, &cfg, err) == 0 && (g = sg2_create(ctx, &cfg, err)) != NULL &&

@@ -70,7 +70,8 @@ void sg2_free(gan_ctx *ctx, sg2_generator *g);
 int sg2_init_random(gan_ctx *ctx, sg2_generator *g, uint64_t seed, gan_error *err);
 /* Reads a generator from a safetensors file: the config from
  * __metadata__["config"], the tensors named "<prefix><state_dict name>"
- * (prefix "" for a generator file, "G_ema." in a training checkpoint). */
+ * (prefix "" for a generator file, "G_ema." in a training checkpoint; a
+ * checkpoint read with prefix "" gives its G_ema). */
 sg2_generator *sg2_load(gan_ctx *ctx, const char *path, const char *prefix, gan_error *err);
 int sg2_save(gan_ctx *ctx, const sg2_generator *g, const char *path, gan_error *err);
 

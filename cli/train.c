@@ -1,0 +1,79 @@
+/* dne train: StyleGAN2 training in the conventions of the reference's train.py. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "commands.h"
+#include "train/run.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: dne train --data DATA --outdir DIR [options]\n"
+            "       dne train --resume network-snapshot-NNNNNN.safetensors --outdir DIR [--kimg K]\n"
+            "  --data PATH     a folder of images, a stylegan2-ada dataset zip, or a .dset from dne prep pack\n"
+            "  --outdir DIR    where run folders go (default training-runs)\n"
+            "  --cfg NAME      auto (default), small (CPU), tiny (smoke tests), stylegan2, paper256, paper512, paper1024\n"
+            "  --kimg K        train until K thousand images have been shown (default 25000)\n"
+            "  --tick K        print progress every K kimg (default 4)\n"
+            "  --snap N        snapshot (fakes grid and checkpoint) every N ticks (default 50)\n"
+            "  --batch N       total batch size (default: the config's)\n"
+            "  --gamma G       R1 weight (default: the config's)\n"
+            "  --seed S        random seed (default 0)\n"
+            "  --mirror 0|1    also train on x-flipped images (default 0)\n"
+            "  --resume FILE   continue a run from its checkpoint (everything restored)\n"
+            "  --grid N        the snapshot grids are N x N images (default 8)\n"
+            "  --threads N     CPU threads (default: all cores)\n");
+}
+
+static int parse_number(const char *text, const char *flag, double min, double *out, gan_error *err) {
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || *end || !(v >= min)) return gan_fail(err, "bad %s '%s': expected a number >= %g", flag, text, min);
+    *out = v;
+    return 0;
+}
+
+int dne_train(int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"data", required_argument, 0, 'd'},   {"outdir", required_argument, 0, 'o'},
+        {"cfg", required_argument, 0, 'c'},    {"kimg", required_argument, 0, 'k'},
+        {"tick", required_argument, 0, 't'},   {"snap", required_argument, 0, 's'},
+        {"batch", required_argument, 0, 'b'},  {"gamma", required_argument, 0, 'g'},
+        {"seed", required_argument, 0, 'S'},   {"mirror", required_argument, 0, 'm'},
+        {"resume", required_argument, 0, 'r'}, {"grid", required_argument, 0, 'G'},
+        {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    run_config rc = {.outdir = "training-runs", .cfg = "auto", .kimg = 25000, .tick_kimg = 4, .snap = 50,
+                     .gamma = -1, .grid = 8};
+    gan_error err = {{0}};
+    long v;
+    int c, status = 0, kimg_given = 0;
+    opterr = 0;
+    while (status == 0 && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd': rc.data = optarg; break;
+        case 'o': rc.outdir = optarg; break;
+        case 'c': rc.cfg = optarg; break;
+        case 'k': status = parse_number(optarg, "--kimg", 0, &rc.kimg, &err), kimg_given = 1; break;
+        case 't': status = parse_number(optarg, "--tick", 0.001, &rc.tick_kimg, &err); break;
+        case 's': status = dne_parse_long(optarg, "--snap", 1, 1000000, &v, &err), rc.snap = (int)v; break;
+        case 'b': status = dne_parse_long(optarg, "--batch", 1, 4096, &v, &err), rc.batch = (int)v; break;
+        case 'g': status = parse_number(optarg, "--gamma", 0, &rc.gamma, &err); break;
+        case 'S': status = dne_parse_long(optarg, "--seed", 0, 0xffffffffL, &v, &err), rc.seed = (unsigned long)v; break;
+        case 'm': status = dne_parse_long(optarg, "--mirror", 0, 1, &v, &err), rc.mirror = (int)v; break;
+        case 'r': rc.resume = optarg; break;
+        case 'G': status = dne_parse_long(optarg, "--grid", 1, 64, &v, &err), rc.grid = (int)v; break;
+        case 'T': status = dne_parse_long(optarg, "--threads", 1, 1024, &v, &err), rc.threads = (int)v; break;
+        case 'h': usage(stdout); return 0;
+        default: status = gan_fail(&err, "unknown or incomplete option '%s' (see dne train --help)", argv[optind - 1]);
+        }
+    }
+    if (status == 0 && optind < argc) status = gan_fail(&err, "unexpected argument '%s'", argv[optind]);
+    if (status == 0 && !rc.data && !rc.resume) status = gan_fail(&err, "--data is required (or --resume)");
+    if (status != 0) return dne_error("train", DNE_EXIT_USAGE, &err);
+    if (rc.resume && !kimg_given) rc.kimg = 0; /* the checkpoint's target */
+    if (train_run(&rc, &err) != 0) return dne_error("train", DNE_EXIT_FAILURE, &err);
+    return 0;
+}

@@ -1,0 +1,364 @@
+#include "run.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "checkpoint.h"
+#include "draws.h"
+#include "gan/io/dataset.h"
+#include "gan/io/file.h"
+#include "gan/io/tensor_image.h"
+#include "gan/ops.h"
+#include "gan/rng.h"
+
+/* ------------------------------------------------------------- configs */
+
+int train_config_preset(const char *name, int res, int batch, double gamma, train_options *o, sg2_config *g,
+                        int *mbstd_group, gan_error *err) {
+    if (sg2_config_preset(name, res, g, err) != 0) return -1;
+    *o = train_options_defaults();
+    int group = 4;
+    if (strcmp(name, "auto") == 0) {
+        o->batch = 4096 / res < 32 ? (4096 / res > 1 ? 4096 / res : 1) : 32;
+        o->lr = res >= 1024 ? 0.002f : 0.0025f;
+        o->ema_rampup = 0.05f;
+    } else if (strcmp(name, "small") == 0 || strcmp(name, "tiny") == 0) {
+        o->batch = 16, o->ema_kimg = 5, o->ema_rampup = 0.05f;
+    } else if (strcmp(name, "stylegan2") == 0 || strcmp(name, "paper1024") == 0) {
+        o->batch = 32, o->lr = 0.002f, o->ema_kimg = 10, o->gamma = strcmp(name, "stylegan2") == 0 ? 10 : 2;
+    } else if (strcmp(name, "paper256") == 0 || strcmp(name, "paper512") == 0) {
+        o->batch = 64, o->ema_kimg = 20, o->gamma = strcmp(name, "paper256") == 0 ? 1.0f : 0.5f, group = 8;
+    } else {
+        return gan_fail(err, "no training config '%s' (auto, small, tiny, stylegan2, paper256, paper512, paper1024)",
+                        name);
+    }
+    if (batch > 0) o->batch = batch;
+    if (strcmp(name, "auto") == 0 || strcmp(name, "small") == 0 || strcmp(name, "tiny") == 0) {
+        o->gamma = (float)(0.0002 * res * res / o->batch);
+        if (strcmp(name, "auto") == 0) o->ema_kimg = o->batch * 10.0f / 32.0f;
+    }
+    if (gamma >= 0) o->gamma = (float)gamma;
+    *mbstd_group = group < o->batch ? group : o->batch;
+    if (o->batch % *mbstd_group != 0)
+        return gan_fail(err, "--batch %d is not a multiple of the minibatch-stddev group %d", o->batch, *mbstd_group);
+    return 0;
+}
+
+/* ----------------------------------------------------------- minibatches */
+
+/* The training order: each epoch a fresh permutation of the (mirrored)
+ * dataset, from the run's seed, so any position can be recomputed. */
+typedef struct sampler {
+    gan_dataset *ds;
+    int count; /* dataset images, times 2 with --mirror */
+    uint64_t seed;
+    int64_t epoch;
+    int *perm;
+    uint8_t *pixels;
+} sampler;
+
+static void permute(sampler *s, int64_t epoch) {
+    for (int i = 0; i < s->count; i++) s->perm[i] = i;
+    float *u = malloc((size_t)s->count * sizeof *u);
+    if (!u) return; /* identity order: still a valid order */
+    gan_philox_uniform(draws_stream(s->seed, epoch, 100), 0, u, (size_t)s->count);
+    for (int i = s->count - 1; i > 0; i--) {
+        int j = (int)(u[i] * (float)(i + 1));
+        if (j > i) j = i;
+        int t = s->perm[i];
+        s->perm[i] = s->perm[j], s->perm[j] = t;
+    }
+    free(u);
+    s->epoch = epoch;
+}
+
+/* Images [pos, pos + n) of the order, in [-1, 1]. */
+static gan_tensor *load_batch(gan_ctx *ctx, sampler *s, int64_t pos, int n, gan_error *err) {
+    int c = gan_dataset_channels(s->ds), r = gan_dataset_resolution(s->ds), real = gan_dataset_count(s->ds);
+    size_t per = (size_t)c * r * r;
+    float *host = malloc((size_t)n * per * sizeof *host);
+    if (!host) return gan_fail(err, "out of memory"), NULL;
+    for (int i = 0; i < n; i++) {
+        int64_t at = pos + i;
+        if (at / s->count != s->epoch) permute(s, at / s->count);
+        int k = s->perm[at % s->count], flip = k >= real;
+        if (gan_dataset_read(s->ds, flip ? k - real : k, s->pixels, NULL, err) != 0) {
+            free(host);
+            return NULL;
+        }
+        float *dst = host + (size_t)i * per;
+        for (int ch = 0; ch < c; ch++)
+            for (int y = 0; y < r; y++)
+                for (int x = 0; x < r; x++) {
+                    uint8_t v = s->pixels[((size_t)ch * r + y) * r + (flip ? r - 1 - x : x)];
+                    dst[((size_t)ch * r + y) * r + x] = (float)v / 127.5f - 1.0f;
+                }
+    }
+    gan_tensor *t = gan_tensor_from_host(ctx, 4, (int64_t[]){n, c, r, r}, host);
+    free(host);
+    if (!t) gan_ctx_take_error(ctx, err);
+    return t;
+}
+
+/* ------------------------------------------------------------- run folder */
+
+/* <outdir>/<NNNNN>-<name>-<cfg>, NNNNN one above the largest present. */
+static int make_run_dir(const char *outdir, const char *name, const char *cfg, char *path, size_t size,
+                        gan_error *err) {
+    if (gan_mkdirs(outdir, err) != 0) return -1;
+    DIR *d = opendir(outdir);
+    if (!d) return gan_fail(err, "%s: %s", outdir, strerror(errno));
+    int next = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long v = strtol(e->d_name, &end, 10);
+        if (end != e->d_name && *end == '-' && v >= next) next = (int)v + 1;
+    }
+    closedir(d);
+    if ((size_t)snprintf(path, size, "%s/%05d-%s-%s", outdir, next, name, cfg) >= size)
+        return gan_fail(err, "run folder name too long");
+    if (mkdir(path, 0777) != 0) return gan_fail(err, "%s: %s", path, strerror(errno));
+    return 0;
+}
+
+typedef struct run_files {
+    char dir[1024];
+    FILE *log, *stats;
+} run_files;
+
+static void say(run_files *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(run_files *f, const char *fmt, ...) {
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s\n", line);
+    if (f->log) fprintf(f->log, "%s\n", line), fflush(f->log);
+}
+
+/* A grid x grid contact sheet of images [n, C, R, R]. */
+static int save_grid(gan_ctx *ctx, const gan_tensor *images, int grid, const char *path, gan_error *err) {
+    int c = (int)images->shape[1], r = (int)images->shape[2], n = (int)images->shape[0];
+    float *host = malloc((size_t)images->numel * sizeof *host);
+    gan_image sheet = {0};
+    int rc = !host ? gan_fail(err, "out of memory") : gan_image_alloc(&sheet, grid * r, grid * r, c == 1 ? 1 : 3, err);
+    if (rc == 0) rc = gan_tensor_download(ctx, images, host) == 0 ? 0 : gan_ctx_take_error(ctx, err);
+    for (int i = 0; rc == 0 && i < n && i < grid * grid; i++)
+        rc = gan_image_paste_chw(&sheet, i % grid * r, i / grid * r, host + (size_t)i * c * r * r, c, r, r, err);
+    if (rc == 0) rc = gan_image_save(path, &sheet, GAN_IMAGE_PNG, 0, err);
+    gan_image_free(&sheet);
+    free(host);
+    return rc;
+}
+
+/* G_ema's images of the run's fixed grid latents (const noise). */
+static int save_fakes(gan_ctx *ctx, const sg2_generator *g, const gan_tensor *grid_z, int grid, const char *path,
+                      gan_error *err) {
+    gan_tensor *ws = sg2_mapping(ctx, g, grid_z, NULL, 1.0f, 0);
+    gan_tensor *img = sg2_synthesis(ctx, g, ws, SG2_NOISE_CONST, NULL);
+    int rc = img ? save_grid(ctx, img, grid, path, err) : gan_ctx_take_error(ctx, err);
+    gan_tensor_free(ctx, ws), gan_tensor_free(ctx, img);
+    return rc;
+}
+
+static volatile sig_atomic_t stop_requested = 0;
+static void request_stop(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* ------------------------------------------------------------------ loop */
+
+typedef struct tick_sums {
+    double g, d, pl, r1;
+    int steps, greg, dreg;
+} tick_sums;
+
+static int snapshot(gan_ctx *ctx, const trainer *t, const run_meta *meta, run_files *f, const gan_tensor *grid_z,
+                    int grid, gan_error *err) {
+    char path[1200];
+    int64_t kimg = t->cur_nimg / 1000;
+    snprintf(path, sizeof path, "%s/fakes%06lld.png", f->dir, (long long)kimg);
+    if (save_fakes(ctx, t->G_ema, grid_z, grid, path, err) != 0) return -1;
+    snprintf(path, sizeof path, "%s/network-snapshot-%06lld.safetensors", f->dir, (long long)kimg);
+    if (checkpoint_save(ctx, t, meta, path, err) != 0) return -1;
+    say(f, "snapshot %s", path);
+    return 0;
+}
+
+static void report_tick(run_files *f, const trainer *t, int tick, const tick_sums *s, double seconds,
+                        double tick_seconds, double kimg_done, double total_kimg) {
+    double sec_per_kimg = kimg_done > 0 ? tick_seconds / kimg_done : 0;
+    double eta = sec_per_kimg * (total_kimg - (double)t->cur_nimg / 1000);
+    say(f, "tick %-4d kimg %-8.2f time %-7.0fs sec/kimg %-7.1f G %.4f D %.4f pl %.4f r1 %.5f ETA %.0fs", tick,
+        (double)t->cur_nimg / 1000, seconds, sec_per_kimg, s->g / s->steps, s->d / s->steps,
+        s->greg ? s->pl / s->greg : 0, s->dreg ? s->r1 / s->dreg : 0, eta > 0 ? eta : 0);
+    if (f->stats) {
+        fprintf(f->stats,
+                "{\"tick\": %d, \"kimg\": %.3f, \"seconds\": %.2f, \"sec_per_kimg\": %.3f, \"loss_G\": %.6f, "
+                "\"loss_D\": %.6f, \"pl_penalty\": %.6f, \"r1_penalty\": %.6f, \"pl_mean\": %.6f}\n",
+                tick, (double)t->cur_nimg / 1000, seconds, sec_per_kimg, s->g / s->steps, s->d / s->steps,
+                s->greg ? s->pl / s->greg : 0, s->dreg ? s->r1 / s->dreg : 0, t->pl_mean);
+        fflush(f->stats);
+    }
+}
+
+static int loop(gan_ctx *ctx, trainer *t, const run_meta *meta, sampler *smp, run_files *f, const run_config *rc,
+                const gan_tensor *grid_z, gan_error *err) {
+    double start = gan_seconds(), tick_start = start;
+    int64_t tick_start_nimg = t->cur_nimg, total = (int64_t)(rc->kimg * 1000);
+    int tick = 0, status = 0;
+    tick_sums sums = {0};
+    while (t->cur_nimg < total && !stop_requested && status == 0) {
+        gan_tensor *reals = load_batch(ctx, smp, t->cur_nimg, t->opt.batch, err);
+        step_draws draws;
+        draw_storage storage;
+        step_stats st;
+        if (!reals || draws_make(ctx, t->G, &t->opt, meta->seed, t->batch_idx, &draws, &storage) != 0) {
+            if (reals) gan_ctx_take_error(ctx, err);
+            gan_tensor_free(ctx, reals);
+            return -1;
+        }
+        status = trainer_step(ctx, t, reals, &draws, &st);
+        draws_free(ctx, &storage);
+        gan_tensor_free(ctx, reals);
+        if (status != 0) {
+            gan_ctx_take_error(ctx, err);
+            say(f, "stopped: %s (the last snapshot is intact)", err->msg);
+            return -1;
+        }
+        sums.g += st.g_loss, sums.d += st.d_loss, sums.steps++;
+        if (st.greg) sums.pl += st.pl_penalty, sums.greg++;
+        if (st.dreg) sums.r1 += st.r1_penalty, sums.dreg++;
+        int done = t->cur_nimg >= total;
+        if (done || t->cur_nimg - tick_start_nimg >= (int64_t)(rc->tick_kimg * 1000)) {
+            double now = gan_seconds();
+            report_tick(f, t, tick, &sums, now - start, now - tick_start,
+                        (double)(t->cur_nimg - tick_start_nimg) / 1000, rc->kimg);
+            tick++, tick_start = now, tick_start_nimg = t->cur_nimg, sums = (tick_sums){0};
+            if (done || tick % rc->snap == 0) status = snapshot(ctx, t, meta, f, grid_z, rc->grid, err);
+        }
+    }
+    if (status == 0 && stop_requested) {
+        say(f, "stopping on request at kimg %.3f", (double)t->cur_nimg / 1000);
+        status = snapshot(ctx, t, meta, f, grid_z, rc->grid, err);
+    }
+    return status;
+}
+
+/* ------------------------------------------------------------------ setup */
+
+static int fresh_run(gan_ctx *ctx, const run_config *rc, const gan_dataset *ds, loaded_run *run, gan_error *err) {
+    memset(run, 0, sizeof *run);
+    train_options o;
+    sg2_config g;
+    int group;
+    if (train_config_preset(rc->cfg, gan_dataset_resolution(ds), rc->batch, rc->gamma, &o, &g, &group, err) != 0)
+        return -1;
+    g.img_channels = gan_dataset_channels(ds);
+    sg2d_config d = sg2d_config_for(&g, group);
+    if (!(run->G = sg2_create(ctx, &g, err)) || !(run->G_ema = sg2_create(ctx, &g, err)) ||
+        !(run->D = sg2d_create(ctx, &d, err)) || sg2_init_random(ctx, run->G, rc->seed, err) != 0 ||
+        sg2d_init_random(ctx, run->D, rc->seed + 1, err) != 0)
+        return -1;
+    for (int i = 0; i < run->G->params.count; i++) /* G_ema starts as a copy of G */
+        gan_lerp_into(ctx, run->G_ema->params.items[i].tensor, run->G->params.items[i].tensor, 0.0f);
+    if (trainer_init(ctx, &run->t, run->G, run->D, run->G_ema, &o) != 0) return gan_ctx_take_error(ctx, err);
+    run->meta = (run_meta){.seed = rc->seed, .mirror = rc->mirror, .total_kimg = rc->kimg};
+    snprintf(run->meta.cfg, sizeof run->meta.cfg, "%s", rc->cfg);
+    snprintf(run->meta.dataset, sizeof run->meta.dataset, "%s", rc->data);
+    return 0;
+}
+
+static gan_tensor *grid_latents(gan_ctx *ctx, const sg2_generator *g, int grid, uint64_t seed) {
+    int64_t shape[2] = {(int64_t)grid * grid, g->cfg.z_dim};
+    float *host = malloc((size_t)(shape[0] * shape[1]) * sizeof *host);
+    if (!host) return gan_ctx_fail(ctx, "out of memory");
+    gan_philox_normal(draws_stream(seed, -1, 200), 0, host, (size_t)(shape[0] * shape[1]));
+    gan_tensor *z = gan_tensor_from_host(ctx, 2, shape, host);
+    free(host);
+    return z;
+}
+
+static int start_files(gan_ctx *ctx, const run_config *rc, const loaded_run *run, const gan_dataset *ds,
+                       sampler *smp, const gan_tensor *grid_z, run_files *f, gan_error *err) {
+    if (make_run_dir(rc->outdir, gan_dataset_name(ds), run->meta.cfg, f->dir, sizeof f->dir, err) != 0) return -1;
+    char path[1200];
+    char *opts = train_options_to_json(&run->t.opt, &run->meta);
+    snprintf(path, sizeof path, "%s/training_options.json", f->dir);
+    int rc2 = opts ? gan_write_file_atomic(path, opts, strlen(opts), err) : gan_fail(err, "out of memory");
+    free(opts);
+    snprintf(path, sizeof path, "%s/log.txt", f->dir);
+    if (rc2 == 0 && !(f->log = fopen(path, "a"))) rc2 = gan_fail(err, "%s: %s", path, strerror(errno));
+    snprintf(path, sizeof path, "%s/stats.jsonl", f->dir);
+    if (rc2 == 0 && !(f->stats = fopen(path, "a"))) rc2 = gan_fail(err, "%s: %s", path, strerror(errno));
+    int grid = rc->grid;
+    gan_tensor *reals = rc2 == 0 ? load_batch(ctx, smp, 0, grid * grid < smp->count ? grid * grid : smp->count, err)
+                                 : NULL;
+    snprintf(path, sizeof path, "%s/reals.png", f->dir);
+    if (rc2 == 0) rc2 = reals ? save_grid(ctx, reals, grid, path, err) : -1;
+    gan_tensor_free(ctx, reals);
+    snprintf(path, sizeof path, "%s/fakes_init.png", f->dir);
+    if (rc2 == 0) rc2 = save_fakes(ctx, run->G_ema, grid_z, grid, path, err);
+    return rc2;
+}
+
+int train_run(const run_config *rc, gan_error *err) {
+    gan_ctx *ctx = gan_ctx_new((gan_device){GAN_DEVICE_CPU, 0}, rc->threads, err);
+    if (!ctx) return -1;
+    loaded_run run = {0};
+    run_files f = {{0}, NULL, NULL};
+    sampler smp = {0};
+    gan_tensor *grid_z = NULL;
+    int status = rc->resume ? checkpoint_load(ctx, rc->resume, &run, err) : 0;
+    const char *data = rc->data ? rc->data : run.meta.dataset;
+    gan_dataset *ds = status == 0 ? gan_dataset_open(data, err) : NULL;
+    if (status == 0 && !ds) status = -1;
+    if (status == 0 && !rc->resume) status = fresh_run(ctx, rc, ds, &run, err);
+    if (status == 0 && (gan_dataset_resolution(ds) != run.G->cfg.img_resolution ||
+                        gan_dataset_channels(ds) != run.G->cfg.img_channels))
+        status = gan_fail(err, "%s: %d px images with %d channels, but the network makes %d px with %d", data,
+                          gan_dataset_resolution(ds), gan_dataset_channels(ds), run.G->cfg.img_resolution,
+                          run.G->cfg.img_channels);
+    if (status == 0) {
+        if (rc->resume && rc->kimg > 0) run.meta.total_kimg = rc->kimg;
+        smp = (sampler){ds, gan_dataset_count(ds) * (run.meta.mirror ? 2 : 1), run.meta.seed, -1, NULL, NULL};
+        smp.perm = malloc((size_t)smp.count * sizeof *smp.perm);
+        smp.pixels = malloc((size_t)gan_dataset_channels(ds) * gan_dataset_resolution(ds) * gan_dataset_resolution(ds));
+        grid_z = grid_latents(ctx, run.G, rc->grid, run.meta.seed);
+        if (!smp.perm || !smp.pixels || !grid_z) status = gan_fail(err, "out of memory");
+    }
+    if (status == 0) status = start_files(ctx, rc, &run, ds, &smp, grid_z, &f, err);
+    if (status == 0) {
+        run_config effective = *rc;
+        effective.kimg = run.meta.total_kimg;
+        say(&f, "dne train: %s, %d images%s, %d px, batch %d, gamma %g, %lld parameters in G; run folder %s",
+            data, gan_dataset_count(ds), run.meta.mirror ? " (x-flipped too)" : "", run.G->cfg.img_resolution,
+            run.t.opt.batch, run.t.opt.gamma, (long long)gan_params_numel(&run.G->params, 0), f.dir);
+        if (rc->resume) say(&f, "resumed from %s at kimg %.3f", rc->resume, (double)run.t.cur_nimg / 1000);
+        struct sigaction sa = {0}, old_int, old_term;
+        sa.sa_handler = request_stop;
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
+        status = loop(ctx, &run.t, &run.meta, &smp, &f, &effective, grid_z, err);
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+    }
+    if (f.log) fclose(f.log);
+    if (f.stats) fclose(f.stats);
+    free(smp.perm), free(smp.pixels);
+    gan_tensor_free(ctx, grid_z);
+    checkpoint_free(ctx, &run);
+    gan_dataset_close(ds);
+    gan_ctx_free(ctx);
+    return status;
+}

@@ -1,0 +1,33 @@
+/* A training run: the loop around trainer_step that reads minibatches from a
+ * dataset, prints progress, and writes the run folder in the reference's
+ * layout: <outdir>/<NNNNN>-<dataset>-<cfg>/ with training_options.json,
+ * log.txt, stats.jsonl, reals.png, fakes_init.png, fakesNNNNNN.png and
+ * network-snapshot-NNNNNN.safetensors (see checkpoint.h). */
+#ifndef DNE_TRAIN_RUN_H
+#define DNE_TRAIN_RUN_H
+
+#include "gan/error.h"
+
+typedef struct run_config {
+    const char *data, *outdir, *cfg, *resume;
+    double kimg;      /* train until this many thousand images */
+    double tick_kimg; /* progress every this many kimg */
+    int snap;         /* snapshot every this many ticks */
+    int batch;        /* 0: the config's */
+    double gamma;     /* negative: the config's */
+    unsigned long seed;
+    int mirror;
+    int threads;
+    int grid;         /* the fakes grid is grid x grid images */
+} run_config;
+
+/* The training options and network of a config preset (auto, stylegan2,
+ * paper256, paper512, paper1024, small) at a resolution. */
+#include "trainer.h"
+int train_config_preset(const char *name, int resolution, int batch, double gamma, train_options *o,
+                        sg2_config *g, int *mbstd_group, gan_error *err);
+
+/* Runs until kimg, a NaN (error), or SIGINT/SIGTERM (a final snapshot, then 0). */
+int train_run(const run_config *rc, gan_error *err);
+
+#endif

@@ -8,6 +8,9 @@ packages=(
   libpng-dev libjpeg62-turbo-dev libwebp-dev libgif-dev  # image formats
   libcjson-dev                             # JSON (configs, safetensors headers)
   libmicrohttpd-dev                        # HTTP for dne serve
+  libzip-dev                               # stylegan2-ada dataset zips (gan/io/dataset.c)
+  libopencv-objdetect-dev libopencv-imgproc-dev libopencv-core-dev  # dne prep: cascade, resize
+  python3-opencv                           # bench/prep baseline (tools/prep_reference.py)
   python3-torch python3-numpy              # tools/reference: fixtures, converters, benchmark baseline
   chromium                                 # the page's browser test (tests/browser)
   wrk nginx-light                          # bench/serve

@@ -587,6 +587,23 @@ int gan_image_convert(gan_image *img, int channels, gan_error *err) {
     return 0;
 }
 
+int gan_image_flatten_alpha(gan_image *img, uint8_t background, gan_error *err) {
+    if (check_image("flattening image", img, err) != 0) return -1;
+    if (img->channels != 4) return 0;
+    size_t n = (size_t)img->width * (size_t)img->height;
+    uint8_t *pixels = malloc(n * 3);
+    if (!pixels) return gan_fail(err, "flattening image: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *s = img->pixels + 4 * i;
+        int a = s[3];
+        for (int c = 0; c < 3; c++) pixels[3 * i + c] = (uint8_t)((s[c] * a + background * (255 - a) + 127) / 255);
+    }
+    free(img->pixels);
+    img->pixels = pixels;
+    img->channels = 3;
+    return 0;
+}
+
 /* ---------------------------------------------------------------- PNG encoding */
 
 static void png_write_to_memory(png_structp png, png_bytep data, size_t n) {

@@ -60,6 +60,10 @@ int gan_image_load(const char *path, gan_image *out, gan_error *err);
  * image is unchanged. */
 int gan_image_convert(gan_image *img, int channels, gan_error *err);
 
+/* RGBA -> RGB composited over an opaque grey background (255 = white), as
+ * image viewers show transparent pictures; other channel counts unchanged. */
+int gan_image_flatten_alpha(gan_image *img, uint8_t background, gan_error *err);
+
 /* Encoders return a malloc'd buffer (free()). quality for WebP: 0..100 lossy,
  * a negative value means lossless, which is bit-exact (colours under alpha 0
  * included). WebP stores grey as RGB, and is limited to 16383x16383. */

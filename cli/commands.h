@@ -5,5 +5,6 @@
 int dne_generate(int argc, char **argv);
 int dne_init(int argc, char **argv);
 int dne_serve(int argc, char **argv);
+int dne_prep(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@ typedef struct command {
 static const command commands[] = {
     {"generate", dne_generate, "images from a generator for a list of seeds"},
     {"init", dne_init, "a randomly initialised generator (reference initialisation)"},
+    {"prep", dne_prep, "the dataset pipeline: crop faces from illustrations, pack them for training"},
     {"serve", dne_serve, "the daemon: renders a face pool and serves the page (or --export a static site)"},
 };
 

@@ -221,9 +221,10 @@ static int prep_pack_command(int argc, char **argv) {
 int dne_prep(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "crop") == 0) return prep_crop(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "pack") == 0) return prep_pack_command(argc - 1, argv + 1);
-    int help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0);
-    FILE *out = help ? stdout : stderr;
-    if (!help) fprintf(stderr, "dne prep: error: expected a subcommand: crop or pack\n");
-    fprintf(out, "usage: dne prep crop|pack [options]   (dne prep crop --help, dne prep pack --help)\n");
-    return help ? 0 : DNE_EXIT_USAGE;
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)) {
+        printf("usage: dne prep crop|pack [options]   (dne prep crop --help, dne prep pack --help)\n");
+        return 0;
+    }
+    fprintf(stderr, "dne prep: error: expected a subcommand: crop or pack (dne prep --help)\n");
+    return DNE_EXIT_USAGE;
 }

@@ -67,6 +67,10 @@ typedef struct prep_run {
  * cannot be written) stops the run. */
 int prep_process_image(prep_run *run, prep_detector *det, const char *rel, gan_error *err);
 
+/* The detector's minimum face size for a run: faces too small to be kept
+ * are not searched for (they would be rejected anyway). */
+int prep_search_min_size(const prep_options *o);
+
 /* Rejection by metadata for a post (NULL when none): the status, or PREP_OK. */
 prep_status prep_check_post(const prep_options *o, const prep_post *post, const char **detail);
 

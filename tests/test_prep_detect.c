@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "data-prep/detect.h"
+#include "data-prep/pipeline.h"
 #include "gan/io/file.h"
 #include "gan/io/image.h"
 #include "tests/test.h"
@@ -44,7 +45,40 @@ static int load_rgb(const char *path, gan_image *img, gan_error *err) {
 
 typedef struct agreement {
     int reference, matched, extra, images;
+    int keepable, pruned_same, pruned_other; /* faces >= KEEP_MIN; the pruned search's agreement */
 } agreement;
+
+/* dne prep crop --res 256 (margin 0.5, no --upscale) keeps faces of at least
+ * 256 / 2 = 128 px and searches from prep_search_min_size = 85 px up. */
+#define KEEP_MIN 128
+#define PRUNED_MIN 85
+
+/* Faces >= KEEP_MIN must come out of the pruned search with the same box and
+ * neighbour count as out of the full one, and no others. */
+static void compare_pruned(const prep_face *full, int n_full, const prep_face *pruned, int n_pruned, agreement *a,
+                           const char *file) {
+    for (int i = 0; i < n_full; i++) {
+        if (full[i].w < KEEP_MIN) continue;
+        a->keepable++;
+        int same = 0;
+        for (int j = 0; j < n_pruned; j++)
+            same |= memcmp(&full[i], &pruned[j], sizeof full[i]) == 0;
+        a->pruned_same += same;
+        if (!same) fprintf(stderr, "  pruned search differs: %s face %d\n", file, i);
+    }
+    for (int j = 0; j < n_pruned; j++) {
+        int found = 0;
+        for (int i = 0; i < n_full; i++) found |= memcmp(&full[i], &pruned[j], sizeof full[i]) == 0;
+        if (!found && pruned[j].w >= KEEP_MIN) {
+            a->pruned_other++;
+            fprintf(stderr, "  pruned search found another face: %s [%d %d %d %d] n=%d\n", file, pruned[j].x,
+                    pruned[j].y, pruned[j].w, pruned[j].h, pruned[j].neighbors);
+            for (int i = 0; i < n_full; i++)
+                fprintf(stderr, "    full: [%d %d %d %d] n=%d\n", full[i].x, full[i].y, full[i].w, full[i].h,
+                        full[i].neighbors);
+        }
+    }
+}
 
 /* Greedy one-to-one matching of reference boxes to detections at IoU >= 0.9. */
 static void match(const cJSON *boxes, const prep_face *faces, int count, agreement *a, const char *file) {
@@ -115,22 +149,31 @@ static void test_opencv_agreement(prep_detector **det) {
         snprintf(path, sizeof path, DATA "%s", file);
         gan_image img = {0};
         gan_error e;
-        prep_face *faces = NULL;
-        int found = 0;
+        prep_face *faces = NULL, *pruned = NULL;
+        int found = 0, n_pruned = 0;
+        prep_detect_params pruned_params = params;
+        pruned_params.min_size = PRUNED_MIN;
         int rc = load_rgb(path, &img, &e);
         if (rc == 0) rc = prep_detect(det[omp_get_thread_num()], img.pixels, img.width, img.height, 3, &params, &faces,
                                       &found, &e);
+        if (rc == 0) rc = prep_detect(det[omp_get_thread_num()], img.pixels, img.width, img.height, 3, &pruned_params,
+                                      &pruned, &n_pruned, &e);
 #pragma omp critical
         {
             CHECKF(rc == 0, "%s: %s", file, e.msg);
             if (rc == 0) {
                 match(cJSON_GetObjectItemCaseSensitive(items[i], "lbpcascade_animeface"), faces, found, &a, file);
+                compare_pruned(faces, found, pruned, n_pruned, &a, file);
                 a.images++;
             }
         }
         free(faces);
+        free(pruned);
         gan_image_free(&img);
     }
+    printf("pruned search (from %d px): %d of %d faces >= %d px identical, %d other\n", PRUNED_MIN, a.pruned_same,
+           a.keepable, KEEP_MIN, a.pruned_other);
+    CHECK(a.keepable > 20 && a.pruned_same == a.keepable && a.pruned_other == 0);
     double recall = a.reference ? (double)a.matched / a.reference : 0, extra = a.reference ? (double)a.extra / a.reference : 1;
     printf("opencv agreement: %d images, %d OpenCV boxes, %d matched at IoU >= 0.9 (%.1f%%), %d extra (%.1f%%)\n",
            a.images, a.reference, a.matched, 100 * recall, a.extra, 100 * extra);
@@ -186,6 +229,8 @@ static int count_with_faces(prep_detector **det, const char *dir, int upscale_wi
 int main(void) {
     if (access(CASCADE, R_OK) != 0) TEST_SKIP("%s is missing", CASCADE);
     prep_set_opencv_threads(1);
+    prep_options crop_defaults = {.res = 256, .margin = 0.5f, .detect = params};
+    CHECK(prep_search_min_size(&crop_defaults) == PRUNED_MIN);
     int threads = omp_get_max_threads();
     prep_detector **det = load_detectors(threads);
 

@@ -163,6 +163,8 @@ static int parse_crop(int argc, char **argv, crop_args *a, gan_error *err) {
     if (!o->out) return gan_fail(err, "--out is required");
     if (!o->cascade) return gan_fail(err, "--cascade is required (nagadomi's lbpcascade_animeface.xml)");
     o->classes_top = a->classes ? (int)a->top : 0;
+    /* "dir/" and "dir" must name the same sources, or a resume would redo everything. */
+    for (size_t n = strlen(o->in); n > 1 && o->in[n - 1] == '/'; n--) ((char *)o->in)[n - 1] = 0;
     if (o->classes_top && !o->metadata) return gan_fail(err, "--classes needs --metadata");
     return 0;
 }

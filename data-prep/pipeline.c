@@ -41,8 +41,8 @@ typedef struct image_job {
     const prep_post *post;
     char traits[64];
     cJSON *entries; /* array of this source's entries */
-    prep_kept kept[64];
-    int kept_count;
+    prep_kept *kept; /* this source's ok crops, for the manifest's memory */
+    int kept_count, kept_cap;
 } image_job;
 
 static cJSON *box_json(int x, int y, int w, int h) {
@@ -98,6 +98,7 @@ static int flush_entries(image_job *job, gan_error *err) {
     if (rc == 0) rc = prep_manifest_append(&job->run->manifest, buf, len, job->kept, job->kept_count, err);
     free(buf);
     for (int i = 0; i < job->kept_count; i++) free(job->kept[i].file);
+    free(job->kept);
     return rc;
 }
 
@@ -153,8 +154,16 @@ static prep_status keep_face(image_job *job, const gan_image *img, const prep_fa
     cJSON *e = *entry = new_entry(job, st, detail[0] ? detail : NULL);
     if (st == PREP_OK) {
         cJSON_AddStringToObject(e, "file", name);
-        if (job->kept_count < 64)
-            job->kept[job->kept_count++] = (prep_kept){strdup(name), job->post ? job->post->label : -1, hash};
+        if (job->kept_count == job->kept_cap) {
+            int cap = job->kept_cap ? 2 * job->kept_cap : 8;
+            prep_kept *k = realloc(job->kept, (size_t)cap * sizeof *k);
+            if (k) job->kept = k, job->kept_cap = cap;
+        }
+        char *copy = strdup(name);
+        if (copy && job->kept_count < job->kept_cap)
+            job->kept[job->kept_count++] = (prep_kept){copy, job->post ? job->post->label : -1, hash};
+        else
+            free(copy); /* out of memory: only the resume's duplicate memory loses this crop */
     }
     cJSON_AddItemToObject(e, "face", box_json(f->x, f->y, f->w, f->h));
     cJSON_AddItemToObject(e, "crop", box_json(box.x, box.y, box.w, box.h));

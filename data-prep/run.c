@@ -106,15 +106,16 @@ static double now(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static void print_progress(prep_run *run, int total, double start, int final) {
+/* On a terminal the line redraws itself; in a log each report is a line. */
+static void print_progress(prep_run *run, int total, double start, int final, int tty) {
     long done = atomic_load(&run->images_done), ok = atomic_load(&run->counts[PREP_OK]);
     double elapsed = now() - start, rate = elapsed > 0 ? (double)done / elapsed : 0;
     int width = 30, filled = total ? (int)((double)width * (double)done / total) : width;
     char bar[64];
     for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
     bar[width] = 0;
-    fprintf(stderr, "\r[%s] %ld/%d images, %ld crops, %.1f images/s%s", bar, done, total, ok, rate,
-            final ? "\n" : "   ");
+    fprintf(stderr, "%s[%s] %ld/%d images, %ld crops, %.1f images/s%s", tty ? "\r" : "", bar, done, total, ok, rate,
+            final || !tty ? "\n" : "   ");
     fflush(stderr);
 }
 
@@ -135,13 +136,13 @@ static int run_workers(prep_run *run, input_list *todo, gan_error *err) {
         usleep(100000);
         double t = now();
         if (!run->o->quiet && t - last >= (tty ? 0.25 : 10.0)) {
-            print_progress(run, todo->count, start, 0);
+            print_progress(run, todo->count, start, 0, tty);
             last = t;
         }
     }
     for (int t = 0; t < n; t++) pthread_join(threads[t], NULL);
     free(threads);
-    if (!run->o->quiet) print_progress(run, todo->count, start, 1);
+    if (!run->o->quiet) print_progress(run, todo->count, start, 1, tty);
     if (atomic_load(&pool.failed)) {
         *err = pool.err;
         return -1;

@@ -18,6 +18,7 @@ static const command commands[] = {
     {"mix", dne_mix, "style mixing grid: rows' coarse styles with columns' chosen layers"},
     {"init", dne_init, "a randomly initialised generator (reference initialisation)"},
     {"train", dne_train, "train a StyleGAN2 on a folder, zip or packed dataset (or --resume a run)"},
+    {"prep", dne_prep, "the dataset pipeline: crop faces from illustrations, pack them for training"},
     {"serve", dne_serve, "the daemon: renders a face pool and serves the page (or --export a static site)"},
 };
 

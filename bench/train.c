@@ -43,7 +43,7 @@ static double time_steps(gan_ctx *ctx, trainer *t, const gan_tensor *reals, int6
     return median;
 }
 
-static int bench(int res, const char *cfg, int batch, int threads, int reps) {
+static int bench(int res, const char *cfg, int batch, int threads, int reps, int profile) {
     gan_error err = {{0}};
     gan_ctx *ctx = gan_ctx_new((gan_device){GAN_DEVICE_CPU, 0}, threads, &err);
     train_options o;
@@ -70,7 +70,9 @@ static int bench(int res, const char *cfg, int batch, int threads, int reps) {
         for (int64_t i = 0; i < n; i++) host[i] = host[i] * 2 - 1;
         reals = gan_tensor_from_host(ctx, 4, (int64_t[]){batch, 3, res, res}, host);
     }
+    gan_ctx_profile(ctx, profile);
     double all = reals ? time_steps(ctx, &t, reals, 0, reps) : -1, main_only = reals ? time_steps(ctx, &t, reals, 1, reps) : -1;
+    if (profile) gan_ctx_profile_print(ctx, stderr);
     if (all <= 0 || main_only <= 0) {
         fprintf(stderr, "bench_train: %s%s\n", err.msg, ctx->error.msg);
         rc = 1;
@@ -91,22 +93,31 @@ static int bench(int res, const char *cfg, int batch, int threads, int reps) {
 int main(int argc, char **argv) {
     gan_blas_select_kernels(argv);
     const char *resolutions = "64,128", *cfg = "small";
-    int batch = 8, threads = 2, reps = 3;
-    for (int i = 1; i + 1 < argc; i += 2) {
+    int batch = 8, threads = 2, reps = 3, profile = 0;
+    for (int i = 1; i < argc; i += 2) {
+        if (strcmp(argv[i], "--profile") == 0) {
+            profile = 1, i--;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "bench_train: %s needs a value\n", argv[i]);
+            return 2;
+        }
         if (strcmp(argv[i], "--resolutions") == 0) resolutions = argv[i + 1];
         else if (strcmp(argv[i], "--cfg") == 0) cfg = argv[i + 1];
         else if (strcmp(argv[i], "--batch") == 0) batch = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--threads") == 0) threads = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--reps") == 0) reps = atoi(argv[i + 1]);
         else {
-            fprintf(stderr, "usage: bench_train [--resolutions 64,128] [--cfg small] [--batch 8] [--threads 2] [--reps 3]\n");
+            fprintf(stderr, "usage: bench_train [--resolutions 64,128] [--cfg small] [--batch 8] [--threads 2] [--reps 3] "
+                            "[--profile]\n");
             return 2;
         }
     }
     if (batch < 1 || threads < 1 || reps < 1) return fprintf(stderr, "bench_train: bad numbers\n"), 2;
     char *list = strdup(resolutions);
     int rc = 0;
-    for (char *tok = strtok(list, ","); tok && rc == 0; tok = strtok(NULL, ",")) rc = bench(atoi(tok), cfg, batch, threads, reps);
+    for (char *tok = strtok(list, ","); tok && rc == 0; tok = strtok(NULL, ",")) rc = bench(atoi(tok), cfg, batch, threads, reps, profile);
     free(list);
     return rc;
 }

@@ -18,21 +18,38 @@ size_t cpu_conv_cols_floats(const cpu_conv_geom *g) {
     return is_pointwise(g) ? 0 : (size_t)g->in * g->k * g->k * g->oh * g->ow;
 }
 
+/* The output columns ox whose input column ox*s + kx - p lies inside
+ * [0, w): [*first, *last). */
+static void valid_columns(const cpu_conv_geom *g, int kx, int *first, int *last) {
+    int lo = g->pad - kx, hi = g->w + g->pad - kx; /* need lo <= ox*s < hi */
+    *first = lo <= 0 ? 0 : (lo + g->stride - 1) / g->stride;
+    *last = hi <= 0 ? 0 : (hi + g->stride - 1) / g->stride;
+    if (*last > g->ow) *last = g->ow;
+    if (*first > *last) *first = *last;
+}
+
 /* cols[(i, ky, kx)][(oy, ox)] = x[i, oy*s + ky - p, ox*s + kx - p], zero outside. */
 static void im2col(const float *x, const cpu_conv_geom *g, float *cols, int threads) {
     int k = g->k, s = g->stride, p = g->pad;
     size_t plane = (size_t)g->oh * g->ow;
 #pragma omp parallel for num_threads(threads) if (plane * g->in * k * k > CPU_PARALLEL_MIN) schedule(static)
     for (int row = 0; row < g->in * k * k; row++) {
-        int i = row / (k * k), ky = row / k % k, kx = row % k;
+        int i = row / (k * k), ky = row / k % k, kx = row % k, first, last;
+        valid_columns(g, kx, &first, &last);
         float *dst = cols + (size_t)row * plane;
         const float *src = x + (size_t)i * g->h * g->w;
-        for (int oy = 0; oy < g->oh; oy++) {
+        for (int oy = 0; oy < g->oh; oy++, dst += g->ow) {
             int sy = oy * s + ky - p;
-            for (int ox = 0; ox < g->ow; ox++) {
-                int sx = ox * s + kx - p;
-                *dst++ = sy >= 0 && sy < g->h && sx >= 0 && sx < g->w ? src[(size_t)sy * g->w + sx] : 0.0f;
+            if (sy < 0 || sy >= g->h) {
+                memset(dst, 0, (size_t)g->ow * sizeof *dst);
+                continue;
             }
+            const float *line = src + (size_t)sy * g->w + kx - p;
+            for (int ox = 0; ox < first; ox++) dst[ox] = 0;
+            if (s == 1) memcpy(dst + first, line + first, (size_t)(last - first) * sizeof *dst);
+            else
+                for (int ox = first; ox < last; ox++) dst[ox] = line[ox * s];
+            for (int ox = last; ox < g->ow; ox++) dst[ox] = 0;
         }
     }
 }
@@ -47,15 +64,18 @@ static void col2im(const float *cols, const cpu_conv_geom *g, float *x, int thre
         float *dst = x + (size_t)i * g->h * g->w;
         memset(dst, 0, (size_t)g->h * g->w * sizeof *dst);
         for (int t = 0; t < k * k; t++) {
-            int ky = t / k, kx = t % k;
+            int ky = t / k, kx = t % k, first, last;
+            valid_columns(g, kx, &first, &last);
             const float *src = cols + ((size_t)i * k * k + t) * plane;
             for (int oy = 0; oy < g->oh; oy++) {
                 int sy = oy * s + ky - p;
                 if (sy < 0 || sy >= g->h) continue;
-                for (int ox = 0; ox < g->ow; ox++) {
-                    int sx = ox * s + kx - p;
-                    if (sx >= 0 && sx < g->w) dst[(size_t)sy * g->w + sx] += src[(size_t)oy * g->ow + ox];
-                }
+                float *line = dst + (size_t)sy * g->w + kx - p;
+                const float *in = src + (size_t)oy * g->ow;
+                if (s == 1)
+                    for (int ox = first; ox < last; ox++) line[ox] += in[ox];
+                else
+                    for (int ox = first; ox < last; ox++) line[ox * s] += in[ox];
             }
         }
     }
@@ -91,6 +111,40 @@ void cpu_conv_backward_weight_plane(const float *dy, const float *x, float gain,
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->out, kk, plane, gain, dy, plane, b, plane, beta, dw, kk);
 }
 
+/* ----------------------------------------------------- the direct 3x3 path */
+
+/* A 3x3 'same' convolution (stride 1, pad 1) with few input channels runs
+ * faster through the direct AVX-512 kernel of conv3x3.c than through im2col
+ * and a GEMM (see there). Its backward-input pass is the same kind of
+ * convolution with the kernel transposed (in <-> out) and flipped. */
+static int direct_usable(const cpu_conv_geom *g, int transposed) {
+    return g->k == 3 && g->stride == 1 && g->pad == 1 && cpu_conv3x3_usable(transposed ? g->out : g->in, g->w);
+}
+
+void cpu_conv3x3_block_weights(const float *w, int out, int in, float gain, int transposed, float *wb) {
+    int o_n = transposed ? in : out, i_n = transposed ? out : in;
+    memset(wb, 0, cpu_conv3x3_weight_floats(o_n, i_n) * sizeof *wb);
+    for (int o = 0; o < o_n; o++)
+        for (int i = 0; i < i_n; i++)
+            for (int t = 0; t < 9; t++) {
+                float v = transposed ? w[((size_t)i * in + o) * 9 + (8 - t)] : w[((size_t)o * in + i) * 9 + t];
+                wb[cpu_conv3x3_weight_index(o, i, t, i_n)] = v * gain;
+            }
+}
+
+/* Runs the direct kernel over every sample: x [N, I, H, W] -> y [N, O, H, W]. */
+static int direct_batch(gan_ctx *ctx, const float *x, int n, int in, int out, int h, int w, const float *weights,
+                        int w_out, int w_in, float gain, int transposed, float *y) {
+    size_t wf = cpu_conv3x3_weight_floats(out, in), sf = cpu_conv3x3_scratch_floats(in, h, w);
+    float *buf = gan_ctx_alloc(ctx, (wf + sf) * sizeof(float));
+    if (!buf) return -1;
+    cpu_conv3x3_block_weights(weights, w_out, w_in, gain, transposed, buf);
+    for (int i = 0; i < n; i++)
+        cpu_conv3x3(x + (size_t)i * in * h * w, in, h, w, buf, out, y + (size_t)i * out * h * w, buf + wf, ctx->threads);
+    gan_ctx_release(ctx, buf, (wf + sf) * sizeof(float));
+    return 0;
+}
+
 cpu_conv_geom cpu_conv_geom_of(const gan_tensor *x, const gan_tensor *w, const gan_conv2d_args *a) {
     cpu_conv_geom g = {(int)x->shape[1], (int)w->shape[0], (int)w->shape[2], a->stride, a->pad,
                        (int)x->shape[2], (int)x->shape[3], 0, 0};
@@ -101,6 +155,9 @@ cpu_conv_geom cpu_conv_geom_of(const gan_tensor *x, const gan_tensor *w, const g
 
 int cpu_conv2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *w, const gan_conv2d_args *a) {
     cpu_conv_geom g = cpu_conv_geom_of(x, w, a);
+    if (direct_usable(&g, 0))
+        return direct_batch(ctx, x->data, (int)x->shape[0], g.in, g.out, g.h, g.w, w->data, g.out, g.in, a->weight_gain,
+                            0, y->data);
     size_t floats = cpu_conv_cols_floats(&g), xs = (size_t)g.in * g.h * g.w, ys = (size_t)g.out * g.oh * g.ow;
     float *cols = floats ? gan_ctx_alloc(ctx, floats * sizeof(float)) : NULL;
     if (floats && !cols) return -1;
@@ -113,6 +170,9 @@ int cpu_conv2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tenso
 int cpu_conv2d_backward_input(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *w,
                               const gan_conv2d_args *a) {
     cpu_conv_geom g = cpu_conv_geom_of(dx, w, a);
+    if (direct_usable(&g, 1))
+        return direct_batch(ctx, dy->data, (int)dy->shape[0], g.out, g.in, g.h, g.w, w->data, g.out, g.in,
+                            a->weight_gain, 1, dx->data);
     size_t floats = cpu_conv_cols_floats(&g), xs = (size_t)g.in * g.h * g.w, ys = (size_t)g.out * g.oh * g.ow;
     float *cols = floats ? gan_ctx_alloc(ctx, floats * sizeof(float)) : NULL;
     if (floats && !cols) return -1;

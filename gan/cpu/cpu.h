@@ -102,6 +102,10 @@ static inline size_t cpu_conv3x3_weight_index(int o, int i, int tap, int in) {
 size_t cpu_conv3x3_scratch_floats(int in, int h, int w);
 void cpu_conv3x3(const float *x, int in, int h, int w, const float *wb, int out, float *y, float *scratch,
                  int threads);
+/* w [out, in, 3, 3] times gain into the blocked layout; transposed: the
+ * kernel of the backward-input pass ([in, out], flipped), blocked for `in`
+ * outputs. */
+void cpu_conv3x3_block_weights(const float *w, int out, int in, float gain, int transposed, float *wb);
 
 /* Filters are run in separable form (two 1-D passes) when they factor, as
  * long as they have at most CPU_FIR_MAX_TAPS taps per side and an output row

@@ -229,10 +229,12 @@ static void check_refill(int port) {
 
 typedef struct burst {
     int port, seed, status;
+    pthread_barrier_t *start;
 } burst;
 
 static void *request_face(void *arg) {
     burst *b = arg;
+    pthread_barrier_wait(b->start); /* all at once, so that they meet a busy worker */
     char target[128];
     snprintf(target, sizeof target, "/api/face?seed=%d&psi=0.5", b->seed);
     http_reply r = http_get(b->port, target);
@@ -243,14 +245,17 @@ static void *request_face(void *arg) {
     return NULL;
 }
 
-/* More on-demand requests than the queue holds: some are turned away with
- * 503 + Retry-After, the others are answered, nothing else happens. */
+/* More on-demand requests than the queue holds, released together: some
+ * are turned away with 503 + Retry-After, the others are answered, nothing
+ * else happens. */
 static void check_queue_full(int port) {
-    enum { N = 10 };
+    enum { N = 24 };
     burst b[N];
     pthread_t t[N];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, N);
     for (int i = 0; i < N; i++) {
-        b[i] = (burst){port, 1000 + i, 0};
+        b[i] = (burst){port, 1000 + i, 0, &start};
         pthread_create(&t[i], NULL, request_face, &b[i]);
     }
     int ok = 0, busy = 0;
@@ -259,6 +264,7 @@ static void check_queue_full(int port) {
         ok += b[i].status == 200;
         busy += b[i].status == 503;
     }
+    pthread_barrier_destroy(&start);
     CHECKF(ok + busy == N && busy > 0 && ok > 0, "queue: %d answered, %d turned away of %d", ok, busy, N);
 }
 

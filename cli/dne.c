@@ -15,6 +15,7 @@ typedef struct command {
 static const command commands[] = {
     {"generate", dne_generate, "images from a generator for a list of seeds"},
     {"init", dne_init, "a randomly initialised generator (reference initialisation)"},
+    {"metrics", dne_metrics, "quality metrics of a generator against real images (swd)"},
     {"serve", dne_serve, "the daemon: renders a face pool and serves the page (or --export a static site)"},
 };
 

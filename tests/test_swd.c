@@ -9,6 +9,8 @@
  *   descriptors are reused across computes (clear_fakes) unchanged.
  * - Properties: two disjoint halves of the same data are much closer than
  *   data and noise; swapping the two sets changes little.
+ * - gan_swd_of_generator measures exactly the images `dne generate` would
+ *   write for seeds first_seed .. first_seed + N - 1.
  * - Bad settings and misuse give clear errors. */
 #include "gan/metrics/swd.h"
 
@@ -21,7 +23,11 @@
 #include <unistd.h>
 
 #include "gan/io/file.h"
+#include "gan/context.h"
 #include "gan/io/image.h"
+#include "gan/io/tensor_image.h"
+#include "gan/metrics/swd_generator.h"
+#include "gan/models/stylegan2.h"
 #include "gan/rng.h"
 #include "tests/test.h"
 
@@ -283,6 +289,96 @@ static void test_properties(const uint8_t *a, const uint8_t *b, int count) {
     free(noise);
 }
 
+/* The fakes gan_swd_of_generator draws, made by hand as cli/generate.c does:
+ * z of seed first_seed + i, truncation, generate.py's uint8 conversion. */
+static int add_fakes_by_hand(gan_ctx *ctx, const sg2_generator *g, const gan_swd_sampling *s, gan_swd *swd,
+                             int count, gan_error *err) {
+    const sg2_config *cfg = &g->cfg;
+    int res = cfg->img_resolution;
+    float *z = malloc(sizeof(float) * cfg->z_dim * s->batch), *pixels = malloc(sizeof(float) * 3 * res * res * s->batch);
+    double *row = malloc(sizeof(double) * cfg->z_dim);
+    uint8_t *chw = malloc((size_t)3 * res * res);
+    uint64_t noise_seeds[64];
+    int rc = 0;
+    for (int i0 = 0; rc == 0 && i0 < count; i0 += s->batch) {
+        int n = count - i0 < s->batch ? count - i0 : s->batch;
+        for (int i = 0; i < n; i++) {
+            gan_randomstate rs;
+            gan_randomstate_seed(&rs, s->first_seed + (uint32_t)(i0 + i));
+            gan_randomstate_randn(&rs, row, (size_t)cfg->z_dim);
+            for (int j = 0; j < cfg->z_dim; j++) z[i * cfg->z_dim + j] = (float)row[j];
+            noise_seeds[i] = s->first_seed + (uint32_t)(i0 + i);
+        }
+        gan_tensor *zt = gan_tensor_from_host(ctx, 2, (int64_t[]){n, cfg->z_dim}, z);
+        gan_tensor *ws = sg2_mapping(ctx, g, zt, NULL, s->psi, 0);
+        gan_tensor *img = sg2_synthesis(ctx, g, ws, SG2_NOISE_CONST, noise_seeds);
+        if (img) gan_tensor_download(ctx, img, pixels);
+        gan_tensor_free(ctx, zt);
+        gan_tensor_free(ctx, ws);
+        gan_tensor_free(ctx, img);
+        if (gan_ctx_failed(ctx)) rc = gan_ctx_take_error(ctx, err);
+        for (int i = 0; rc == 0 && i < n; i++) {
+            gan_image im;
+            rc = gan_image_from_chw(pixels + (size_t)i * 3 * res * res, 3, res, res, &im, err);
+            for (int c = 0; rc == 0 && c < 3; c++)
+                for (int p = 0; p < res * res; p++) chw[c * res * res + p] = im.pixels[p * 3 + c];
+            if (rc == 0) rc = gan_swd_add_fakes(swd, chw, 1, err);
+            gan_image_free(&im);
+        }
+    }
+    free(z);
+    free(pixels);
+    free(row);
+    free(chw);
+    return rc;
+}
+
+static void test_generator(const uint8_t *faces, int count) {
+    enum { RES = 32 };
+    gan_error err;
+    gan_ctx *ctx = gan_ctx_new((gan_device){GAN_DEVICE_CPU, 0}, 2, &err);
+    sg2_config cfg;
+    sg2_generator *g = NULL;
+    if (ctx && sg2_config_preset("small", RES, &cfg, &err) == 0) g = sg2_create(ctx, &cfg, &err);
+    CHECK(g && sg2_init_random(ctx, g, 5, &err) == 0);
+    uint8_t *crops = malloc((size_t)count * 3 * RES * RES); /* top-left quarters of the faces */
+    for (int i = 0; i < count; i++)
+        for (int c = 0; c < 3; c++)
+            for (int y = 0; y < RES; y++)
+                memcpy(crops + (((size_t)i * 3 + c) * RES + y) * RES, faces + (((size_t)i * 3 + c) * 64 + y) * 64, RES);
+    gan_swd_params p = GAN_SWD_DEFAULTS;
+    gan_swd *swd = g ? gan_swd_new(&p, 3, RES, &err) : NULL;
+    CHECK(swd && gan_swd_add_reals(swd, crops, count, &err) == 0);
+    gan_swd_sampling s = GAN_SWD_SAMPLING_DEFAULTS;
+    s.batch = 6;
+    s.first_seed = 10;
+    s.psi = 0.7f;
+    gan_swd_result via_fn, by_hand, again;
+    if (swd) {
+        CHECK_OK(gan_swd_of_generator(ctx, g, &s, swd, &via_fn, &err), &err);
+        gan_swd_clear_fakes(swd);
+        CHECK_OK(add_fakes_by_hand(ctx, g, &s, swd, count, &err), &err);
+        CHECK_OK(gan_swd_compute(swd, &by_hand, &err), &err);
+        CHECKF(same_result(&via_fn, &by_hand), "gan_swd_of_generator %.9f, by hand %.9f", via_fn.average,
+               by_hand.average);
+        CHECK_OK(gan_swd_of_generator(ctx, g, &s, swd, &again, &err), &err); /* fakes replaced, reals kept */
+        CHECK(same_result(&via_fn, &again) && gan_swd_num_fakes(swd) == count);
+        fprintf(stderr, "random-init 32 px generator vs face crops: avg %.3f\n", via_fn.average);
+        CHECK(isfinite(via_fn.average) && via_fn.average > 0);
+    }
+    gan_swd *wrong = gan_swd_new(&p, 3, 64, &err);
+    gan_swd_result r;
+    if (g && wrong) {
+        CHECK(gan_swd_add_reals(wrong, faces, 2, &err) == 0);
+        CHECK(gan_swd_of_generator(ctx, g, &s, wrong, &r, &err) != 0 && strstr(err.msg, "makes 32 px images"));
+    }
+    gan_swd_free(wrong);
+    gan_swd_free(swd);
+    free(crops);
+    sg2_free(ctx, g);
+    gan_ctx_free(ctx);
+}
+
 static void test_errors(void) {
     gan_error err;
     gan_swd_params p = GAN_SWD_DEFAULTS;
@@ -328,6 +424,7 @@ int main(void) {
     CHECK(a && b);
     if (a && b) {
         test_determinism_and_reuse(a, b, 40);
+        test_generator(a, 20);
         test_properties(a, b, HALF);
     }
     free(a);

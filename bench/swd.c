@@ -1,9 +1,10 @@
 /* Times the SWD metric (gan/metrics/swd.c) on real images: descriptor
  * extraction of N reals and N fakes, then the distance; prints one JSON
  * object. bench/swd runs it at 64 and 256 px beside the NumPy reference.
- *   bench_swd --data DIR --num N [--threads T] [--seed S]
- * Reals are images 0 .. N-1 of DIR (sorted, subfolders included), fakes
- * images N .. 2N-1, so DIR needs 2N images of one size. */
+ *   bench_swd --data DIR [--fakes DIR2] --num N [--threads T] [--seed S]
+ * Reals are images 0 .. N-1 of DIR (sorted by path, subfolders included),
+ * fakes images 0 .. N-1 of DIR2 or else N .. 2N-1 of DIR, as
+ * tools/reference/swd.py takes them. */
 #include <cblas.h>
 #include <dirent.h>
 #include <getopt.h>
@@ -78,12 +79,13 @@ static uint8_t *load(char **paths, int count, int *res) {
 
 int main(int argc, char **argv) {
     gan_blas_select_kernels(argv);
-    const char *data = NULL;
+    const char *data = NULL, *fakes_dir = NULL;
     int num = 1000, threads = 2, seed = 0;
     static const struct option longopts[] = {{"data", required_argument, 0, 'd'},
                                              {"num", required_argument, 0, 'n'},
                                              {"threads", required_argument, 0, 't'},
                                              {"seed", required_argument, 0, 's'},
+                                             {"fakes", required_argument, 0, 'f'},
                                              {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -91,21 +93,24 @@ int main(int argc, char **argv) {
         else if (c == 'n') num = atoi(optarg);
         else if (c == 't') threads = atoi(optarg);
         else if (c == 's') seed = atoi(optarg);
+        else if (c == 'f') fakes_dir = optarg;
         else return 2;
     }
     if (!data || num < 1) {
         fprintf(stderr, "usage: bench_swd --data DIR --num N [--threads T] [--seed S]\n");
         return 2;
     }
-    name_list list = {0};
+    name_list list = {0}, other = {0};
     list_images(data, &list);
-    if (list.count < 2 * num) {
-        fprintf(stderr, "bench_swd: %s has %d images, %d needed\n", data, list.count, 2 * num);
+    if (fakes_dir) list_images(fakes_dir, &other);
+    if (list.count < (fakes_dir ? num : 2 * num) || (fakes_dir && other.count < num)) {
+        fprintf(stderr, "bench_swd: not enough images for --num %d\n", num);
         return 1;
     }
     qsort(list.names, (size_t)list.count, sizeof *list.names, compare_names);
+    if (other.count) qsort(other.names, (size_t)other.count, sizeof *other.names, compare_names);
     int res = 0, res_f = 0;
-    uint8_t *reals = load(list.names, num, &res), *fakes = load(list.names + num, num, &res_f);
+    uint8_t *reals = load(list.names, num, &res), *fakes = load(fakes_dir ? other.names : list.names + num, num, &res_f);
     if (res != res_f) return 1;
     openblas_set_num_threads(threads);
     gan_swd_params p = GAN_SWD_DEFAULTS;
@@ -133,6 +138,8 @@ int main(int argc, char **argv) {
     free(reals);
     free(fakes);
     for (int i = 0; i < list.count; i++) free(list.names[i]);
+    for (int i = 0; i < other.count; i++) free(other.names[i]);
     free(list.names);
+    free(other.names);
     return 0;
 }

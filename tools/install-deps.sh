@@ -9,6 +9,7 @@ packages=(
   libcjson-dev                             # JSON (configs, safetensors headers)
   libmicrohttpd-dev                        # HTTP for dne serve
   python3-torch python3-numpy              # tools/reference: fixtures, converters, benchmark baseline
+  python3-pil python3-scipy                # tools/reference/swd.py: image decoding, the pyramid check
   chromium                                 # the page's browser test (tests/browser)
   wrk nginx-light                          # bench/serve
 )

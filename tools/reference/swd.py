@@ -28,7 +28,9 @@ randn(dim, dirs_per_repeat).
 
 Usage:
   ./tools/reference/swd.py --fixture [--out tests/fixtures/swd.json]
-  ./tools/reference/swd.py --reals DIR --fakes DIR [--num N] [--seed S]
+  ./tools/reference/swd.py --reals DIR [--fakes DIR] [--num N] [--seed S]
+    (images by sorted path, subfolders included; without --fakes the fakes are
+    images N .. 2N-1 of --reals, as bench_swd takes them)
 Run from the repository root; the images come from ../shared/data.
 With SciPy installed (python3-scipy) --fixture also checks the pyramid
 against scipy.ndimage.convolve(mode='mirror'), the original's operation.
@@ -37,6 +39,7 @@ import argparse
 import json
 import os
 import sys
+import time
 
 import numpy as np
 from PIL import Image
@@ -285,20 +288,28 @@ def main():
     ap.add_argument('--fixture', action='store_true', help='write the fixture')
     ap.add_argument('--out', default='tests/fixtures/swd.json')
     ap.add_argument('--reals', help='folder of real images')
-    ap.add_argument('--fakes', help='folder of images to compare')
+    ap.add_argument('--fakes', help='folder of images to compare (default: the next N of --reals)')
     ap.add_argument('--num', type=int, default=1000)
     ap.add_argument('--seed', type=int, default=0)
     args = ap.parse_args()
     if args.fixture:
         make_fixture(args.out)
         return
-    if not args.reals or not args.fakes:
-        ap.error('give --fixture, or --reals and --fakes')
-    reals = load_chw([os.path.join(args.reals, f) for f in list_images(args.reals)[:args.num]])
-    fakes = load_chw([os.path.join(args.fakes, f) for f in list_images(args.fakes)[:args.num]])
+    if not args.reals:
+        ap.error('give --fixture, or --reals')
+    n = args.num
+    names = list_images(args.reals)
+    reals = load_chw([os.path.join(args.reals, f) for f in names[:n]])
+    if args.fakes:
+        fakes = load_chw([os.path.join(args.fakes, f) for f in list_images(args.fakes)[:n]])
+    else:
+        fakes = load_chw([os.path.join(args.reals, f) for f in names[n:2 * n]])
+    start = time.time()
     dists, avg = swd(reals, fakes, Params(seed=args.seed))
+    seconds = time.time() - start
     res = reals.shape[2]
-    print(json.dumps({**{'swd_%d' % (res >> l): d for l, d in enumerate(dists)}, 'swd_avg': avg}))
+    print(json.dumps({**{'swd_%d' % (res >> l): d for l, d in enumerate(dists)}, 'swd_avg': avg,
+                      'seconds': seconds, 'images_per_s': 2 * n / seconds}))
 
 
 if __name__ == '__main__':

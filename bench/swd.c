@@ -110,7 +110,8 @@ int main(int argc, char **argv) {
     qsort(list.names, (size_t)list.count, sizeof *list.names, compare_names);
     if (other.count) qsort(other.names, (size_t)other.count, sizeof *other.names, compare_names);
     int res = 0, res_f = 0;
-    uint8_t *reals = load(list.names, num, &res), *fakes = load(fakes_dir ? other.names : list.names + num, num, &res_f);
+    uint8_t *reals = load(list.names, num, &res);
+    uint8_t *fakes = load(fakes_dir ? other.names : list.names + num, num, &res_f);
     if (res != res_f) return 1;
     openblas_set_num_threads(threads);
     gan_swd_params p = GAN_SWD_DEFAULTS;

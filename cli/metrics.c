@@ -157,7 +157,8 @@ static void usage(FILE *out) {
             "  --network FILE   generator (safetensors, as dne generate reads)\n"
             "  --data DIR       folder of real images (PNG, JPEG, WebP) at the network's resolution\n"
             "  --metrics LIST   comma-separated metrics:\n");
-    for (int i = 0; i < NUM_METRICS; i++) fprintf(out, "                     %-5s %s\n", metric_table[i].name, metric_table[i].summary);
+    for (int i = 0; i < NUM_METRICS; i++)
+        fprintf(out, "                     %-5s %s\n", metric_table[i].name, metric_table[i].summary);
     fprintf(out,
             "  --num N          real images (the first N by file name) and as many generated ones\n"
             "                   (default: every image in DATA, at most %d)\n"

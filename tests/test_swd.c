@@ -295,7 +295,8 @@ static int add_fakes_by_hand(gan_ctx *ctx, const sg2_generator *g, const gan_swd
                              int count, gan_error *err) {
     const sg2_config *cfg = &g->cfg;
     int res = cfg->img_resolution;
-    float *z = malloc(sizeof(float) * cfg->z_dim * s->batch), *pixels = malloc(sizeof(float) * 3 * res * res * s->batch);
+    float *z = malloc(sizeof(float) * cfg->z_dim * s->batch);
+    float *pixels = malloc(sizeof(float) * 3 * res * res * s->batch);
     double *row = malloc(sizeof(double) * cfg->z_dim);
     uint8_t *chw = malloc((size_t)3 * res * res);
     uint64_t noise_seeds[64];

@@ -76,7 +76,8 @@ int gan_swd_of_generator(gan_ctx *ctx, const sg2_generator *g, const gan_swd_sam
                          gan_swd_result *out, gan_error *err) {
     if (check_shapes(g, sampling, swd, err) != 0) return -1;
     const sg2_config *cfg = &g->cfg;
-    size_t batch = (size_t)sampling->batch, pixels = (size_t)cfg->img_channels * cfg->img_resolution * cfg->img_resolution;
+    size_t batch = (size_t)sampling->batch;
+    size_t pixels = (size_t)cfg->img_channels * cfg->img_resolution * cfg->img_resolution;
     sampler s = {.ctx = ctx, .g = g, .s = sampling};
     s.z = malloc(batch * cfg->z_dim * sizeof(float));
     s.labels = malloc(batch * (cfg->c_dim + 1) * sizeof(float));
@@ -84,7 +85,8 @@ int gan_swd_of_generator(gan_ctx *ctx, const sg2_generator *g, const gan_swd_sam
     s.noise_seeds = malloc(batch * sizeof(uint64_t));
     s.images = malloc(batch * pixels);
     double *row = malloc((size_t)cfg->z_dim * sizeof *row);
-    int rc = (!s.z || !s.labels || !s.pixels || !s.noise_seeds || !s.images || !row) ? gan_fail(err, "out of memory") : 0;
+    int missing = !s.z || !s.labels || !s.pixels || !s.noise_seeds || !s.images || !row;
+    int rc = missing ? gan_fail(err, "out of memory") : 0;
     gan_swd_clear_fakes(swd);
     int total = gan_swd_num_reals(swd);
     for (int i = 0; rc == 0 && i < total; i += (int)batch) {

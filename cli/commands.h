@@ -4,6 +4,7 @@
 
 int dne_generate(int argc, char **argv);
 int dne_init(int argc, char **argv);
+int dne_metrics(int argc, char **argv);
 int dne_serve(int argc, char **argv);
 int dne_video(int argc, char **argv);
 int dne_mix(int argc, char **argv);

@@ -19,6 +19,7 @@ static const command commands[] = {
     {"init", dne_init, "a randomly initialised generator (reference initialisation)"},
     {"train", dne_train, "train a StyleGAN2 on a folder, zip or packed dataset (or --resume a run)"},
     {"prep", dne_prep, "the dataset pipeline: crop faces from illustrations, pack them for training"},
+    {"metrics", dne_metrics, "quality metrics of a generator against real images (swd)"},
     {"serve", dne_serve, "the daemon: renders a face pool and serves the page (or --export a static site)"},
 };
 

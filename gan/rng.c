@@ -96,6 +96,24 @@ void gan_randomstate_randn(gan_randomstate *rs, double *out, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = gan_randomstate_gauss(rs);
 }
 
+/* NumPy's _rand_int64 with use_masked=True: a range that fits 32 bits takes
+ * one 32-bit draw per try (a range of exactly 2^32 - 1 would take the draw as
+ * is, which the mask also does). */
+int64_t gan_randomstate_randint(gan_randomstate *rs, int64_t low, int64_t high) {
+    uint32_t range = (uint32_t)(high - 1 - low);
+    if (range == 0) return low;
+    uint32_t mask = range;
+    mask |= mask >> 1;
+    mask |= mask >> 2;
+    mask |= mask >> 4;
+    mask |= mask >> 8;
+    mask |= mask >> 16;
+    uint32_t v;
+    do v = gan_randomstate_u32(rs) & mask;
+    while (v > range);
+    return low + v;
+}
+
 /* ------------------------------------------------------------ Philox4x32-10 */
 
 #define PHILOX_M0 0xD2511F53u

@@ -29,6 +29,10 @@ double gan_randomstate_double(gan_randomstate *rs); /* [0, 1) as random_sample()
 double gan_randomstate_gauss(gan_randomstate *rs);  /* as standard_normal() */
 /* RandomState(seed).randn(n) */
 void gan_randomstate_randn(gan_randomstate *rs, double *out, size_t n);
+/* RandomState(seed).randint(low, high) (high exclusive, 0 < high - low <= 2^32):
+ * legacy masked rejection, each try one 32-bit draw & the
+ * smallest all-ones mask covering high - 1 - low, rejected while above it. */
+int64_t gan_randomstate_randint(gan_randomstate *rs, int64_t low, int64_t high);
 
 /* Philox4x32-10: encrypts counter ctr (4 words) with key (2 words). */
 void gan_philox4x32(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);

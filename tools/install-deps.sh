@@ -13,6 +13,7 @@ packages=(
   libopencv-objdetect-dev libopencv-imgproc-dev libopencv-core-dev  # dne prep: cascade, resize
   python3-opencv                           # bench/prep baseline (tools/prep_reference.py)
   python3-torch python3-numpy              # tools/reference: fixtures, converters, benchmark baseline
+  python3-pil python3-scipy                # tools/reference/swd.py: image decoding, the pyramid check
   chromium                                 # the page's browser test (tests/browser)
   wrk nginx-light                          # bench/serve
 )

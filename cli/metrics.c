@@ -1,7 +1,6 @@
 /* dne metrics: quality metrics of a generator against real images, printed
  * and appended to a metric-*.jsonl style log. Each metric is a row of the
  * table below; FID (Inception features) is meant to become another row. */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -12,7 +11,7 @@
 #include "args.h"
 #include "commands.h"
 #include "gan/context.h"
-#include "gan/io/image.h"
+#include "gan/io/dataset.h"
 #include "gan/metrics/metric_log.h"
 #include "gan/metrics/swd.h"
 #include "gan/metrics/swd_generator.h"
@@ -93,53 +92,24 @@ static int parse_metric_list(const char *text, const metric **list, int *count, 
 
 /* ------------------------------------------------------------ the reals */
 
-static int is_image_name(const struct dirent *e) {
-    const char *dot = strrchr(e->d_name, '.');
-    return e->d_name[0] != '.' && dot && gan_image_format_from_name(dot) != GAN_IMAGE_UNKNOWN &&
-           gan_image_format_from_name(dot) != GAN_IMAGE_GIF;
-}
-
-/* One image as channels x resolution x resolution uint8 at out. */
-static int load_one(const char *path, int channels, int resolution, uint8_t *out, gan_error *err) {
-    gan_image img;
-    if (gan_image_load(path, &img, err) != 0) return -1;
-    int rc = gan_image_convert(&img, channels, err);
-    if (rc == 0 && (img.width != resolution || img.height != resolution))
-        rc = gan_fail(err, "%s is %dx%d, the network makes %dx%d images", path, img.width, img.height, resolution,
-                      resolution);
-    size_t plane = (size_t)resolution * resolution;
-    for (int c = 0; rc == 0 && c < channels; c++)
-        for (size_t i = 0; i < plane; i++) out[c * plane + i] = img.pixels[i * channels + c];
-    gan_image_free(&img);
-    return rc;
-}
-
-/* The first *num images (PNG, JPEG, WebP; by sorted file name) of the folder
- * dir, converted to `channels` and required to be resolution px square, as
- * [num][channels][resolution][resolution] uint8. *num <= 0 asks for every
- * image, at most DEFAULT_MAX_IMAGES; *num is set to the count loaded.
- * A stand-in with the contract of gan/io/dataset (gan_dataset_open / count /
- * read), which replaces it when merged; subfolders and zips are its job. */
-static int load_reals(const char *dir, int channels, int resolution, int *num, uint8_t **images, gan_error *err) {
-    struct dirent **entries = NULL;
-    int found = scandir(dir, &entries, is_image_name, alphasort);
-    if (found < 0) return gan_fail(err, "--data %s: %s", dir, strerror(errno));
+/* The first *num images of the dataset at `path` (a folder, zip or .dset,
+ * see gan/io/dataset.h), which must have the network's resolution and
+ * channels, as [num][channels][res][res] uint8. *num <= 0 asks for every
+ * image, at most DEFAULT_MAX_IMAGES; *num is set to the count loaded. */
+static int load_reals(const char *path, int channels, int resolution, int *num, uint8_t **images, gan_error *err) {
+    gan_dataset *ds = gan_dataset_open(path, err);
+    if (!ds) return -1;
+    int found = gan_dataset_count(ds), rc = 0;
     int want = *num > 0 ? *num : (found < DEFAULT_MAX_IMAGES ? found : DEFAULT_MAX_IMAGES);
-    int rc = 0;
-    if (found == 0)
-        rc = gan_fail(err, "--data %s: no PNG, JPEG or WebP images in the folder", dir);
+    if (gan_dataset_resolution(ds) != resolution || gan_dataset_channels(ds) != channels)
+        rc = gan_fail(err, "--data %s: %d px images with %d channels, the network makes %d px with %d", path,
+                      gan_dataset_resolution(ds), gan_dataset_channels(ds), resolution, channels);
     else if (want > found)
-        rc = gan_fail(err, "--num %d: --data %s has only %d images", want, dir, found);
-    size_t bytes = (size_t)channels * resolution * resolution;
-    *images = rc == 0 ? malloc((size_t)want * bytes) : NULL;
+        rc = gan_fail(err, "--num %d: --data %s has only %d images", want, path, found);
+    *images = rc == 0 ? malloc((size_t)want * channels * resolution * resolution) : NULL;
     if (rc == 0 && !*images) rc = gan_fail(err, "out of memory for %d images", want);
-    for (int i = 0; rc == 0 && i < want; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, entries[i]->d_name);
-        rc = load_one(path, channels, resolution, *images + i * bytes, err);
-    }
-    for (int i = 0; i < found; i++) free(entries[i]);
-    free(entries);
+    if (rc == 0) rc = gan_dataset_read_many(ds, 0, want, *images, err);
+    gan_dataset_close(ds);
     if (rc != 0) {
         free(*images);
         *images = NULL;
@@ -155,7 +125,7 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: dne metrics --network G.safetensors --data DIR --metrics swd [options]\n"
             "  --network FILE   generator (safetensors, as dne generate reads)\n"
-            "  --data DIR       folder of real images (PNG, JPEG, WebP) at the network's resolution\n"
+            "  --data PATH      real images at the network's resolution: a folder, a dataset zip or a .dset\n"
             "  --metrics LIST   comma-separated metrics:\n");
     for (int i = 0; i < NUM_METRICS; i++)
         fprintf(out, "                     %-5s %s\n", metric_table[i].name, metric_table[i].summary);

@@ -24,6 +24,9 @@ static void usage(FILE *out) {
             "  --mirror 0|1    also train on x-flipped images (default 0)\n"
             "  --resume FILE   continue a run from its checkpoint (everything restored)\n"
             "  --grid N        the snapshot grids are N x N images (default 8)\n"
+            "  --metrics LIST  swd (default) or none: measured at every snapshot into metric-swd.jsonl\n"
+            "  --metric-data PATH  the real images SWD compares with (default: --data)\n"
+            "  --metric-num N  that many reals and as many fakes (default: min(1000, all))\n"
             "  --threads N     CPU threads (default: all cores)\n");
 }
 
@@ -43,10 +46,12 @@ int dne_train(int argc, char **argv) {
         {"batch", required_argument, 0, 'b'},  {"gamma", required_argument, 0, 'g'},
         {"seed", required_argument, 0, 'S'},   {"mirror", required_argument, 0, 'm'},
         {"resume", required_argument, 0, 'r'}, {"grid", required_argument, 0, 'G'},
-        {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'},
+        {"threads", required_argument, 0, 'T'}, {"metrics", required_argument, 0, 'M'},
+        {"metric-data", required_argument, 0, 'D'}, {"metric-num", required_argument, 0, 'N'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     run_config rc = {.outdir = "training-runs", .cfg = "auto", .kimg = 25000, .tick_kimg = 4, .snap = 50,
-                     .gamma = -1, .grid = 8};
+                     .gamma = -1, .grid = 8, .swd = 1};
     gan_error err = {{0}};
     long v;
     int c, status = 0, kimg_given = 0;
@@ -66,6 +71,13 @@ int dne_train(int argc, char **argv) {
         case 'r': rc.resume = optarg; break;
         case 'G': status = dne_parse_long(optarg, "--grid", 1, 64, &v, &err), rc.grid = (int)v; break;
         case 'T': status = dne_parse_long(optarg, "--threads", 1, 1024, &v, &err), rc.threads = (int)v; break;
+        case 'M':
+            if (strcmp(optarg, "swd") == 0) rc.swd = 1;
+            else if (strcmp(optarg, "none") == 0) rc.swd = 0;
+            else status = gan_fail(&err, "unknown --metrics '%s' (swd or none)", optarg);
+            break;
+        case 'D': rc.metric_data = optarg; break;
+        case 'N': status = dne_parse_long(optarg, "--metric-num", 1, 1000000, &v, &err), rc.metric_num = (int)v; break;
         case 'h': usage(stdout); return 0;
         default: status = gan_fail(&err, "unknown or incomplete option '%s' (see dne train --help)", argv[optind - 1]);
         }

@@ -9,12 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "checkpoint.h"
 #include "draws.h"
 #include "gan/io/dataset.h"
 #include "gan/io/file.h"
 #include "gan/io/tensor_image.h"
+#include "gan/metrics/metric_log.h"
+#include "gan/metrics/swd_generator.h"
 #include "gan/ops.h"
 #include "gan/rng.h"
 
@@ -183,16 +186,36 @@ typedef struct tick_sums {
     int steps, greg, dreg;
 } tick_sums;
 
-static int snapshot(gan_ctx *ctx, const trainer *t, const run_meta *meta, run_files *f, const gan_tensor *grid_z,
-                    int grid, gan_error *err) {
+/* SWD of G_ema against the run's metric reals, appended to metric-swd.jsonl. */
+static int measure_swd(gan_ctx *ctx, const trainer *t, run_files *f, gan_swd *swd, const char *snapshot,
+                       gan_error *err) {
+    double start = gan_seconds();
+    gan_swd_sampling sampling = GAN_SWD_SAMPLING_DEFAULTS;
+    gan_swd_result result;
+    if (gan_swd_of_generator(ctx, t->G_ema, &sampling, swd, &result, err) != 0) return -1;
+    gan_metric_results values = {0};
+    gan_swd_result_values(&result, &values);
     char path[1200];
+    snprintf(path, sizeof path, "%s/metric-swd.jsonl", f->dir);
+    gan_metric_report report = {"swd", &values, gan_seconds() - start, gan_swd_num_reals(swd), snapshot,
+                                (double)time(NULL)};
+    if (gan_metric_report_append(path, &report, err) != 0) return -1;
+    say(f, "swd at kimg %.3f: %s %.3f (%.0f s)", (double)t->cur_nimg / 1000, values.name[values.count - 1],
+        values.value[values.count - 1], gan_seconds() - start);
+    return 0;
+}
+
+static int snapshot(gan_ctx *ctx, const trainer *t, const run_meta *meta, run_files *f, const gan_tensor *grid_z,
+                    int grid, gan_swd *swd, gan_error *err) {
+    char path[1200], name[64];
     int64_t kimg = t->cur_nimg / 1000;
     snprintf(path, sizeof path, "%s/fakes%06lld.png", f->dir, (long long)kimg);
     if (save_fakes(ctx, t->G_ema, grid_z, grid, path, err) != 0) return -1;
-    snprintf(path, sizeof path, "%s/network-snapshot-%06lld.safetensors", f->dir, (long long)kimg);
+    snprintf(name, sizeof name, "network-snapshot-%06lld.safetensors", (long long)kimg);
+    snprintf(path, sizeof path, "%s/%s", f->dir, name);
     if (checkpoint_save(ctx, t, meta, path, err) != 0) return -1;
     say(f, "snapshot %s", path);
-    return 0;
+    return swd ? measure_swd(ctx, t, f, swd, name, err) : 0;
 }
 
 static void report_tick(run_files *f, const trainer *t, int tick, const tick_sums *s, double seconds,
@@ -213,7 +236,7 @@ static void report_tick(run_files *f, const trainer *t, int tick, const tick_sum
 }
 
 static int loop(gan_ctx *ctx, trainer *t, const run_meta *meta, sampler *smp, run_files *f, const run_config *rc,
-                const gan_tensor *grid_z, gan_error *err) {
+                const gan_tensor *grid_z, gan_swd *swd, gan_error *err) {
     double start = gan_seconds(), tick_start = start;
     int64_t tick_start_nimg = t->cur_nimg, total = (int64_t)(rc->kimg * 1000);
     int tick = 0, status = 0;
@@ -245,12 +268,12 @@ static int loop(gan_ctx *ctx, trainer *t, const run_meta *meta, sampler *smp, ru
             report_tick(f, t, tick, &sums, now - start, now - tick_start,
                         (double)(t->cur_nimg - tick_start_nimg) / 1000, rc->kimg);
             tick++, tick_start = now, tick_start_nimg = t->cur_nimg, sums = (tick_sums){0};
-            if (done || tick % rc->snap == 0) status = snapshot(ctx, t, meta, f, grid_z, rc->grid, err);
+            if (done || tick % rc->snap == 0) status = snapshot(ctx, t, meta, f, grid_z, rc->grid, swd, err);
         }
     }
     if (status == 0 && stop_requested) {
         say(f, "stopping on request at kimg %.3f", (double)t->cur_nimg / 1000);
-        status = snapshot(ctx, t, meta, f, grid_z, rc->grid, err);
+        status = snapshot(ctx, t, meta, f, grid_z, rc->grid, swd, err);
     }
     return status;
 }
@@ -312,6 +335,33 @@ static int start_files(gan_ctx *ctx, const run_config *rc, const loaded_run *run
     return rc2;
 }
 
+/* The SWD evaluator with its reals' descriptors, or NULL when off. */
+static gan_swd *swd_for(gan_ctx *ctx, const run_config *rc, const char *data, const sg2_generator *g, gan_error *err) {
+    const char *path = rc->metric_data ? rc->metric_data : data;
+    gan_dataset *ds = gan_dataset_open(path, err);
+    if (!ds) return NULL;
+    int n = rc->metric_num > 0 ? rc->metric_num : (gan_dataset_count(ds) < 1000 ? gan_dataset_count(ds) : 1000);
+    int c = gan_dataset_channels(ds), r = gan_dataset_resolution(ds);
+    gan_swd *swd = NULL;
+    uint8_t *images = NULL;
+    if (r != g->cfg.img_resolution || c != g->cfg.img_channels)
+        gan_fail(err, "--metric-data %s: %d px images with %d channels, the network makes %d px with %d", path, r, c,
+                 g->cfg.img_resolution, g->cfg.img_channels);
+    else if (n > gan_dataset_count(ds))
+        gan_fail(err, "--metric-num %d: %s has only %d images", n, path, gan_dataset_count(ds));
+    else if (!(images = malloc((size_t)n * c * r * r)))
+        gan_fail(err, "out of memory");
+    else if (gan_dataset_read_many(ds, 0, n, images, err) == 0) {
+        gan_swd_params p = GAN_SWD_DEFAULTS;
+        p.threads = ctx->threads;
+        swd = gan_swd_new(&p, c, r, err);
+        if (swd && gan_swd_add_reals(swd, images, n, err) != 0) gan_swd_free(swd), swd = NULL;
+    }
+    free(images);
+    gan_dataset_close(ds);
+    return swd;
+}
+
 int train_run(const run_config *rc, gan_error *err) {
     gan_ctx *ctx = gan_ctx_new((gan_device){GAN_DEVICE_CPU, 0}, rc->threads, err);
     if (!ctx) return -1;
@@ -319,6 +369,7 @@ int train_run(const run_config *rc, gan_error *err) {
     run_files f = {{0}, NULL, NULL};
     sampler smp = {0};
     gan_tensor *grid_z = NULL;
+    gan_swd *swd = NULL;
     int status = rc->resume ? checkpoint_load(ctx, rc->resume, &run, err) : 0;
     const char *data = rc->data ? rc->data : run.meta.dataset;
     gan_dataset *ds = status == 0 ? gan_dataset_open(data, err) : NULL;
@@ -337,6 +388,7 @@ int train_run(const run_config *rc, gan_error *err) {
         grid_z = grid_latents(ctx, run.G, rc->grid, run.meta.seed);
         if (!smp.perm || !smp.pixels || !grid_z) status = gan_fail(err, "out of memory");
     }
+    if (status == 0 && rc->swd && !(swd = swd_for(ctx, rc, data, run.G, err))) status = -1;
     if (status == 0) status = start_files(ctx, rc, &run, ds, &smp, grid_z, &f, err);
     if (status == 0) {
         run_config effective = *rc;
@@ -349,13 +401,14 @@ int train_run(const run_config *rc, gan_error *err) {
         sa.sa_handler = request_stop;
         sigaction(SIGINT, &sa, &old_int);
         sigaction(SIGTERM, &sa, &old_term);
-        status = loop(ctx, &run.t, &run.meta, &smp, &f, &effective, grid_z, err);
+        status = loop(ctx, &run.t, &run.meta, &smp, &f, &effective, grid_z, swd, err);
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
     }
     if (f.log) fclose(f.log);
     if (f.stats) fclose(f.stats);
     free(smp.perm), free(smp.pixels);
+    gan_swd_free(swd);
     gan_tensor_free(ctx, grid_z);
     checkpoint_free(ctx, &run);
     gan_dataset_close(ds);

@@ -19,6 +19,9 @@ typedef struct run_config {
     int mirror;
     int threads;
     int grid;         /* the fakes grid is grid x grid images */
+    int swd;          /* measure SWD at every snapshot (metric-swd.jsonl) */
+    const char *metric_data; /* the reals it is measured against (NULL: --data) */
+    int metric_num;   /* that many reals and as many fakes (0: min(1000, dataset)) */
 } run_config;
 
 /* The training options and network of a config preset (auto, stylegan2,

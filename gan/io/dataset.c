@@ -687,3 +687,12 @@ void gan_dset_writer_abort(gan_dset_writer *w) {
     gan_atomic_abort(w->file);
     free(w);
 }
+
+int gan_dataset_read_many(gan_dataset *d, int first, int count, uint8_t *out, gan_error *err) {
+    if (first < 0 || count < 0 || first + count > gan_dataset_count(d))
+        return gan_fail(err, "images %d..%d: the dataset has %d", first, first + count - 1, gan_dataset_count(d));
+    size_t per = (size_t)gan_dataset_channels(d) * gan_dataset_resolution(d) * gan_dataset_resolution(d);
+    for (int i = 0; i < count; i++)
+        if (gan_dataset_read(d, first + i, out + (size_t)i * per, NULL, err) != 0) return -1;
+    return 0;
+}

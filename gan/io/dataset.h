@@ -69,6 +69,8 @@ const char *gan_dataset_item_name(const gan_dataset *d, int index);
  * once. */
 int gan_dataset_read(gan_dataset *d, int index, uint8_t *chw, float *label, gan_error *err);
 void gan_dataset_close(gan_dataset *d);
+/* Images first .. first + count - 1 into out, one after another (uint8 CHW). */
+int gan_dataset_read_many(gan_dataset *d, int first, int count, uint8_t *out, gan_error *err);
 
 /* Writing a .dset: open with the final shape and every image's label (labels
  * may be NULL when label_dim is 0; class_names may be NULL), then add exactly

@@ -60,8 +60,8 @@ refuse "named twice" --network "$g" --data "$data" --metrics swd,swd
 refuse "--num" --network "$g" --data "$data" --metrics swd --num 0
 refuse "has only 1000 images" --network "$g" --data "$data" --metrics swd --num 1001
 refuse "$tmp/none" --network "$g" --data "$tmp/none" --metrics swd
-refuse "no PNG, JPEG or WebP images" --network "$g" --data "$tmp" --metrics swd
-refuse "the network makes 64x64" --network "$g" --data "$big" --metrics swd --num 4
+refuse "no images found" --network "$g" --data "$tmp" --metrics swd
+refuse "the network makes 64 px" --network "$g" --data "$big" --metrics swd --num 4
 refuse "unknown or incomplete option" --network "$g" --data "$data" --metrics swd --frobnicate
 head -c 100 "$g" >"$tmp/cut.safetensors"
 refuse "cut.safetensors" --network "$tmp/cut.safetensors" --data "$data" --metrics swd

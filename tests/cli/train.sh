@@ -22,6 +22,7 @@ for f in training_options.json log.txt stats.jsonl reals.png fakes_init.png fake
 done
 [[ $(wc -l <"$run/stats.jsonl") -eq 3 ]] || fail "3 ticks expected in stats.jsonl"
 grep -q '"loss_G"' "$run/stats.jsonl" || fail "stats.jsonl has no losses"
+[[ $(grep -c '"swd_avg"' "$run/metric-swd.jsonl") -eq 3 ]] || fail "an SWD line per snapshot expected in metric-swd.jsonl"
 
 # The same run stopped after 3 steps and resumed: the same final checkpoint, byte for byte.
 "$dne" train "${common[@]}" --outdir "$tmp/b" --kimg 0.024 2>"$tmp/b1.log" || { cat "$tmp/b1.log"; fail "run B1"; }

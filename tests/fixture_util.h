@@ -6,7 +6,11 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include <stdio.h>
+#include <string.h>
+
 #include "gan/io/safetensors.h"
+#include "gan/params.h"
 #include "gan/tensor.h"
 #include "tests/test.h"
 
@@ -51,6 +55,26 @@ static inline double fixture_compare(gan_ctx *ctx, const gan_tensor *got, const 
     CHECKF(err <= tolerance, "%s: error %.3g of its largest magnitude %.3g (bound %.1g)", name, err, scale, tolerance);
     free(a), free(b);
     return err;
+}
+
+/* Compares every parameter gradient grads[i] (aligned with p; those whose
+ * names start with `only`, or all when only is NULL) with the fixture's
+ * "<prefix><name>"; prints each error when verbose; returns the worst. */
+static inline double fixture_compare_grads(gan_ctx *ctx, gan_st_file *f, const gan_params *p, gan_tensor **grads,
+                                           const char *prefix, const char *only, double tolerance, int verbose) {
+    double worst = 0;
+    for (int i = 0; i < p->count; i++) {
+        const char *name = p->items[i].name;
+        if (!grads[i] || (only && strncmp(name, only, strlen(only)) != 0)) continue;
+        char key[192];
+        snprintf(key, sizeof key, "%s%s", prefix, name);
+        gan_tensor *want = fixture_tensor(ctx, f, key);
+        double e = fixture_compare(ctx, grads[i], want, key, tolerance);
+        if (verbose) printf("  %-34s error %.2e\n", name, e);
+        worst = fmax(worst, e);
+        gan_tensor_free(ctx, want);
+    }
+    return worst;
 }
 
 #endif

@@ -9,6 +9,7 @@
 #include "gan/models/stylegan2_discriminator.h"
 #include "gan/rng.h"
 #include "tests/test.h"
+#include "tests/test_context.h"
 
 static float *host_of(gan_ctx *ctx, const gan_tensor *t) {
     float *p = malloc((size_t)t->numel * sizeof *p + 1);
@@ -164,15 +165,9 @@ static void test_gradients(gan_ctx *ctx) {
 }
 
 int main(void) {
-    gan_error err = {{0}};
-    gan_ctx *ctx = gan_ctx_new((gan_device){GAN_DEVICE_CPU, 0}, 2, &err);
-    if (!ctx) {
-        fprintf(stderr, "%s\n", err.msg);
-        return 1;
-    }
+    gan_ctx *ctx = test_context();
+    if (!ctx) return 1;
     test_layout(ctx);
     test_gradients(ctx);
-    CHECKF(!gan_ctx_failed(ctx), "context error: %s", ctx->error.msg);
-    gan_ctx_free(ctx);
-    TEST_DONE();
+    return test_finish(ctx);
 }

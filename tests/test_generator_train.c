@@ -13,6 +13,7 @@
 #include "gan/ops.h"
 #include "tests/fixture_util.h"
 #include "tests/test.h"
+#include "tests/test_context.h"
 
 #define FIXTURE "tests/fixtures/sg2_grad.safetensors"
 #define TOLERANCE 2e-5 /* max abs error over the tensor's largest magnitude */
@@ -46,16 +47,7 @@ static void test_synthesis(gan_ctx *ctx, const sg2_generator *g, gan_st_file *f)
     gan_tensor **grads = gan_params_grads_new(ctx, &g->params);
     gan_tensor *dws[2 * SG2_MAX_BLOCKS];
     CHECKF(sg2_synthesis_backward(ctx, g, &tape, r, grads, dws) == 0, "backward: %s", ctx->error.msg);
-    double worst = 0;
-    for (int i = 0; i < g->params.count && !ctx->failed; i++) {
-        const char *name = g->params.items[i].name;
-        if (!grads[i] || strncmp(name, "synthesis.", 10) != 0) continue;
-        char key[160];
-        snprintf(key, sizeof key, "grad.%s", name);
-        gan_tensor *want = fixture_tensor(ctx, f, key);
-        worst = fmax(worst, fixture_compare(ctx, grads[i], want, name, TOLERANCE));
-        gan_tensor_free(ctx, want);
-    }
+    double worst = fixture_compare_grads(ctx, f, &g->params, grads, "grad.", "synthesis.", TOLERANCE, 0);
     printf("synthesis parameter gradients: worst error %.2e\n", worst);
     worst = 0;
     for (int l = 0; l < g->num_ws && !ctx->failed; l++) {
@@ -83,16 +75,7 @@ static void test_mapping(gan_ctx *ctx, const sg2_generator *g, gan_st_file *f) {
     printf("w: error %.2e\n", fixture_compare(ctx, w, want_w, "w", TOLERANCE));
     gan_tensor **grads = gan_params_grads_new(ctx, &g->params);
     CHECKF(sg2_mapping_backward(ctx, g, &tape, r, grads) == 0, "backward: %s", ctx->error.msg);
-    double worst = 0;
-    for (int i = 0; i < g->params.count && !ctx->failed; i++) {
-        const char *name = g->params.items[i].name;
-        if (!grads[i] || strncmp(name, "mapping.", 8) != 0) continue;
-        char key[160];
-        snprintf(key, sizeof key, "grad.%s", name);
-        gan_tensor *want = fixture_tensor(ctx, f, key);
-        worst = fmax(worst, fixture_compare(ctx, grads[i], want, name, TOLERANCE));
-        gan_tensor_free(ctx, want);
-    }
+    double worst = fixture_compare_grads(ctx, f, &g->params, grads, "grad.", "mapping.", TOLERANCE, 0);
     printf("mapping parameter gradients: worst error %.2e\n", worst);
     sg2_mapping_tape_free(ctx, &tape);
     gan_params_grads_free(ctx, &g->params, grads);
@@ -101,12 +84,9 @@ static void test_mapping(gan_ctx *ctx, const sg2_generator *g, gan_st_file *f) {
 }
 
 int main(void) {
+    gan_ctx *ctx = test_context();
+    if (!ctx) return 1;
     gan_error err = {{0}};
-    gan_ctx *ctx = gan_ctx_new((gan_device){GAN_DEVICE_CPU, 0}, 2, &err);
-    if (!ctx) {
-        fprintf(stderr, "%s\n", err.msg);
-        return 1;
-    }
     sg2_generator *g = sg2_load(ctx, FIXTURE, "G.", &err);
     gan_st_file *f = NULL;
     CHECKF(g != NULL, "%s", err.msg);
@@ -126,7 +106,5 @@ int main(void) {
     }
     gan_st_close(f);
     sg2_free(ctx, g);
-    CHECKF(!gan_ctx_failed(ctx), "context error: %s", ctx->error.msg);
-    gan_ctx_free(ctx);
-    TEST_DONE();
+    return test_finish(ctx);
 }

@@ -18,6 +18,7 @@
 #include "gan/ops.h"
 #include "gan/rng.h"
 #include "tests/test.h"
+#include "tests/test_context.h"
 
 #define MAX_INPUTS 4
 #define LINEAR_STEP 1.0
@@ -322,12 +323,8 @@ static void test_bad_shapes(gan_ctx *ctx) {
 }
 
 int main(void) {
-    gan_error err = {{0}};
-    gan_ctx *ctx = gan_ctx_new((gan_device){GAN_DEVICE_CPU, 0}, 2, &err);
-    if (!ctx) {
-        fprintf(stderr, "%s\n", err.msg);
-        return 1;
-    }
+    gan_ctx *ctx = test_context();
+    if (!ctx) return 1;
     test_linear(ctx);
     test_normalize(ctx);
     test_bias_act(ctx, 0, 1.5f);
@@ -351,7 +348,5 @@ int main(void) {
     test_mbstd(ctx, 4, 2, 1);
     test_mbstd(ctx, 8, 4, 2);
     test_bad_shapes(ctx);
-    CHECKF(!gan_ctx_failed(ctx), "context error: %s", ctx->error.msg);
-    gan_ctx_free(ctx);
-    TEST_DONE();
+    return test_finish(ctx);
 }

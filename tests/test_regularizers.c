@@ -9,6 +9,7 @@
 
 #include "tests/fixture_util.h"
 #include "tests/test.h"
+#include "tests/test_context.h"
 #include "train/regularizers.h"
 
 #define R1_FIXTURE "tests/fixtures/train_r1.safetensors"
@@ -31,17 +32,7 @@ static void test_r1(gan_ctx *ctx) {
         CHECKF(r1_backward(ctx, d, img, gamma, 1.0f, grads, &r) == 0, "r1: %s", ctx->error.msg);
         printf("R1 loss %.7g, reference %.7g\n", r.loss, want_loss);
         CHECKF(fabs(r.loss - want_loss) <= 1e-5 * fabs(want_loss), "R1 loss %.7g, want %.7g", r.loss, want_loss);
-        double worst = 0;
-        for (int i = 0; i < d->params.count; i++) {
-            if (!grads[i]) continue;
-            char key[160];
-            snprintf(key, sizeof key, "grad.D.%s", d->params.items[i].name);
-            gan_tensor *want = fixture_tensor(ctx, f, key);
-            double e = fixture_compare(ctx, grads[i], want, key, GRAD_TOLERANCE);
-            printf("  %-28s error %.2e\n", d->params.items[i].name, e);
-            worst = fmax(worst, e);
-            gan_tensor_free(ctx, want);
-        }
+        double worst = fixture_compare_grads(ctx, f, &d->params, grads, "grad.D.", NULL, GRAD_TOLERANCE, 1);
         printf("R1 parameter gradients: worst error %.2e (of each tensor's largest magnitude)\n", worst);
         gan_params_grads_free(ctx, &d->params, grads);
         gan_tensor_free(ctx, r.logits);
@@ -97,17 +88,7 @@ static void test_path_length(gan_ctx *ctx) {
     printf("PL loss %.7g (reference %.7g), pl_mean %.7g (reference %.7g)\n", r.loss, want_loss, pl_mean, want_mean);
     CHECKF(fabs(r.loss - want_loss) <= 1e-5 * fabs(want_loss), "PL loss %.7g, want %.7g", r.loss, want_loss);
     CHECKF(fabs(pl_mean - want_mean) <= 1e-5 * fabs(want_mean), "pl_mean %.7g, want %.7g", pl_mean, want_mean);
-    double worst = 0;
-    for (int i = 0; i < g->params.count; i++) {
-        if (!grads[i]) continue;
-        char key[160];
-        snprintf(key, sizeof key, "grad.G.%s", g->params.items[i].name);
-        gan_tensor *w = fixture_tensor(ctx, f, key);
-        double e = fixture_compare(ctx, grads[i], w, key, PL_TOLERANCE);
-        printf("  %-34s error %.2e\n", g->params.items[i].name, e);
-        worst = fmax(worst, e);
-        gan_tensor_free(ctx, w);
-    }
+    double worst = fixture_compare_grads(ctx, f, &g->params, grads, "grad.G.", NULL, PL_TOLERANCE, 1);
     printf("PL parameter gradients: worst error %.2e\n", worst);
     gan_params_grads_free(ctx, &g->params, grads);
     g_run_free(ctx, &run);
@@ -118,15 +99,9 @@ static void test_path_length(gan_ctx *ctx) {
 }
 
 int main(void) {
-    gan_error err = {{0}};
-    gan_ctx *ctx = gan_ctx_new((gan_device){GAN_DEVICE_CPU, 0}, 2, &err);
-    if (!ctx) {
-        fprintf(stderr, "%s\n", err.msg);
-        return 1;
-    }
+    gan_ctx *ctx = test_context();
+    if (!ctx) return 1;
     test_r1(ctx);
     test_path_length(ctx);
-    CHECKF(!gan_ctx_failed(ctx), "context error: %s", ctx->error.msg);
-    gan_ctx_free(ctx);
-    TEST_DONE();
+    return test_finish(ctx);
 }

@@ -11,6 +11,7 @@
 #include "gan/ops.h"
 #include "tests/fixture_util.h"
 #include "tests/test.h"
+#include "tests/test_context.h"
 
 #define OPS "tests/fixtures/train_ops.safetensors"
 #define DISC "tests/fixtures/train_d.safetensors"
@@ -210,15 +211,7 @@ static void test_discriminator(gan_ctx *ctx) {
         CHECKF(sg2d_backward(ctx, d, &tape, dlogits, grads, &dimg) == 0, "backward: %s", ctx->error.msg);
         gan_tensor *want_dimg = fixture_tensor(ctx, f, "grad.img");
         printf("D image gradient: error %.2e\n", fixture_compare(ctx, dimg, want_dimg, "grad.img", TOLERANCE));
-        double worst = 0;
-        for (int i = 0; i < d->params.count; i++) {
-            if (!grads[i]) continue;
-            char key[160];
-            snprintf(key, sizeof key, "grad.D.%s", d->params.items[i].name);
-            gan_tensor *w = fixture_tensor(ctx, f, key);
-            worst = fmax(worst, fixture_compare(ctx, grads[i], w, key, TOLERANCE));
-            gan_tensor_free(ctx, w);
-        }
+        double worst = fixture_compare_grads(ctx, f, &d->params, grads, "grad.D.", NULL, TOLERANCE, 0);
         printf("D parameter gradients: worst error %.2e\n", worst);
         sg2d_tape_free(ctx, &tape);
         gan_params_grads_free(ctx, &d->params, grads);
@@ -230,15 +223,9 @@ static void test_discriminator(gan_ctx *ctx) {
 }
 
 int main(void) {
-    gan_error err = {{0}};
-    gan_ctx *ctx = gan_ctx_new((gan_device){GAN_DEVICE_CPU, 0}, 2, &err);
-    if (!ctx) {
-        fprintf(stderr, "%s\n", err.msg);
-        return 1;
-    }
+    gan_ctx *ctx = test_context();
+    if (!ctx) return 1;
     test_ops(ctx);
     test_discriminator(ctx);
-    CHECKF(!gan_ctx_failed(ctx), "context error: %s", ctx->error.msg);
-    gan_ctx_free(ctx);
-    TEST_DONE();
+    return test_finish(ctx);
 }

@@ -14,6 +14,7 @@
 #include "gan/ops.h"
 #include "tests/fixture_util.h"
 #include "tests/test.h"
+#include "tests/test_context.h"
 #include "train/trainer.h"
 
 #define FIXTURE "tests/fixtures/train_step.safetensors"
@@ -33,15 +34,10 @@ static void check_phase(void *cls, const char *phase, gan_tensor **grads) {
     context *c = cls;
     int is_g = phase[0] == 'G';
     const gan_params *p = is_g ? &c->t->G->params : &c->t->D->params;
-    double worst = 0, bound = strcmp(phase, "Greg") == 0 ? PL_GRAD_TOLERANCE : GRAD_TOLERANCE;
-    for (int i = 0; i < p->count; i++) {
-        if (!grads[i]) continue;
-        char key[192];
-        snprintf(key, sizeof key, "phase.%s.grad.%s", phase, p->items[i].name);
-        gan_tensor *want = fixture_tensor(c->ctx, c->f, key);
-        worst = fmax(worst, fixture_compare(c->ctx, grads[i], want, key, bound));
-        gan_tensor_free(c->ctx, want);
-    }
+    double bound = strcmp(phase, "Greg") == 0 ? PL_GRAD_TOLERANCE : GRAD_TOLERANCE;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "phase.%s.grad.", phase);
+    double worst = fixture_compare_grads(c->ctx, c->f, p, grads, prefix, NULL, bound, 0);
     printf("%-6s gradients: worst error %.2e\n", phase, worst);
 }
 
@@ -208,19 +204,14 @@ static void run_step(context *c, const char *opts) {
 }
 
 int main(void) {
+    gan_ctx *ctx = test_context();
+    if (!ctx) return 1;
     gan_error err = {{0}};
-    gan_ctx *ctx = gan_ctx_new((gan_device){GAN_DEVICE_CPU, 0}, 2, &err);
-    if (!ctx) {
-        fprintf(stderr, "%s\n", err.msg);
-        return 1;
-    }
     context c = {ctx, NULL, NULL};
     CHECK_OK(gan_st_open(FIXTURE, &c.f, &err), &err);
     const char *opts = c.f ? gan_st_meta(c.f, "opts") : NULL;
     CHECK(opts != NULL);
     if (opts) run_step(&c, opts);
     gan_st_close(c.f);
-    CHECKF(!gan_ctx_failed(ctx), "context error: %s", ctx->error.msg);
-    gan_ctx_free(ctx);
-    TEST_DONE();
+    return test_finish(ctx);
 }

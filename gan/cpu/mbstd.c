@@ -33,11 +33,25 @@ static void group_stats(const float *x, const mbstd_shape *s, int m, int64_t at,
     *sigma = sqrt(sq / s->group + 1e-8);
 }
 
+/* dst [N, C + F, H, W] gets src [N, C, H, W] in its first C channels. */
+static void copy_channels(float *dst, const float *src, const mbstd_shape *s) {
+    int64_t in_sample = s->c * s->plane, out_sample = (s->c + s->features) * s->plane;
+    for (int64_t n = 0; n < s->n; n++)
+        memcpy(dst + n * out_sample, src + n * in_sample, (size_t)in_sample * sizeof(float));
+}
+
+/* Statistic channel f of every sample of group m set to v. */
+static void fill_statistic(float *y, const mbstd_shape *s, int m, int f, float v) {
+    int64_t out_sample = (s->c + s->features) * s->plane;
+    for (int64_t n = m; n < s->n; n += s->groups) {
+        float *dst = y + n * out_sample + (s->c + f) * s->plane;
+        for (int64_t j = 0; j < s->plane; j++) dst[j] = v;
+    }
+}
+
 int cpu_mbstd(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_mbstd_args *a) {
     mbstd_shape s = shape_of(x, a);
-    int64_t in_sample = s.c * s.plane, out_sample = (s.c + s.features) * s.plane;
-    for (int64_t n = 0; n < s.n; n++)
-        memcpy(y->data + n * out_sample, x->data + n * in_sample, (size_t)in_sample * sizeof(float));
+    copy_channels(y->data, x->data, &s);
 #pragma omp parallel for num_threads(ctx->threads) if (x->numel > CPU_PARALLEL_MIN) collapse(2) schedule(static)
     for (int m = 0; m < s.groups; m++)
         for (int f = 0; f < s.features; f++) {
@@ -47,11 +61,7 @@ int cpu_mbstd(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_mbstd_
                 group_stats(x->data, &s, m, at, &mean, &sigma);
                 total += sigma;
             }
-            float v = (float)(total / (double)count);
-            for (int64_t n = m; n < s.n; n += s.groups) {
-                float *dst = y->data + n * out_sample + (s.c + f) * s.plane;
-                for (int64_t j = 0; j < s.plane; j++) dst[j] = v;
-            }
+            fill_statistic(y->data, &s, m, f, (float)(total / (double)count));
         }
     return 0;
 }
@@ -91,9 +101,8 @@ int cpu_mbstd_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const
  * v_t = mean over the group's entries of sum_g (x_g - mean) t_g / (G sigma). */
 int cpu_mbstd_jvp(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *t, const gan_mbstd_args *a) {
     mbstd_shape s = shape_of(x, a);
-    int64_t in_sample = s.c * s.plane, out_sample = (s.c + s.features) * s.plane;
-    for (int64_t n = 0; n < s.n; n++)
-        memcpy(y->data + n * out_sample, t->data + n * in_sample, (size_t)in_sample * sizeof(float));
+    int64_t in_sample = s.c * s.plane;
+    copy_channels(y->data, t->data, &s);
 #pragma omp parallel for num_threads(ctx->threads) if (x->numel > CPU_PARALLEL_MIN) collapse(2) schedule(static)
     for (int m = 0; m < s.groups; m++)
         for (int f = 0; f < s.features; f++) {
@@ -108,11 +117,7 @@ int cpu_mbstd_jvp(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_te
                 }
                 total += dot / (s.group * sigma);
             }
-            float v = (float)(total / (double)count);
-            for (int64_t n = m; n < s.n; n += s.groups) {
-                float *dst = y->data + n * out_sample + (s.c + f) * s.plane;
-                for (int64_t j = 0; j < s.plane; j++) dst[j] = v;
-            }
+            fill_statistic(y->data, &s, m, f, (float)(total / (double)count));
         }
     return 0;
 }

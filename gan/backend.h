@@ -39,6 +39,7 @@ struct gan_backend {
                      const gan_upfirdn2d_args *args);
     int (*add)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *b);
     int (*axpy)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, float alpha); /* y += alpha x */
+    int (*scale)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, float alpha);
     int (*adam)(gan_ctx *ctx, gan_tensor *param, const gan_tensor *grad, gan_tensor *m, gan_tensor *v,
                 const gan_adam_args *args);
     int (*lerp_into)(gan_ctx *ctx, gan_tensor *ema, const gan_tensor *x, float beta);

@@ -90,6 +90,8 @@ gan_tensor *gan_downsample2d(gan_ctx *ctx, const gan_tensor *x, const gan_tensor
 /* y = a + b (same shapes). */
 gan_tensor *gan_add(gan_ctx *ctx, const gan_tensor *a, const gan_tensor *b);
 
+/* y = alpha * x. */
+gan_tensor *gan_scale(gan_ctx *ctx, const gan_tensor *x, float alpha);
 /* dst += alpha * src in place (same number of elements): gradient
  * accumulation. Returns 0, or -1 with the error in ctx. */
 int gan_accumulate(gan_ctx *ctx, gan_tensor *dst, const gan_tensor *src, float alpha);

@@ -36,8 +36,7 @@ int r1_backward(gan_ctx *ctx, const sg2_discriminator *d, const gan_tensor *real
         int64_t n = reals->shape[0];
         out->penalty = sum_squares(ctx, g) / (double)n;
         out->loss = gamma / 2 * out->penalty;
-        gan_tensor *u = gan_slice(ctx, g, 0, n);
-        gan_accumulate(ctx, u, g, gain * gamma / (float)n - 1.0f); /* u = g * gain gamma / N */
+        gan_tensor *u = gan_scale(ctx, g, gain * gamma / (float)n);
         t_logits = sg2d_tangent(ctx, d, &primal, u, &tangent);
         if (t_logits) sg2d_tangent_backward(ctx, d, &primal, &tangent, ones, grads);
         sg2d_tape_free(ctx, &tangent);

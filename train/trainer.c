@@ -108,10 +108,8 @@ static int phase_gmain(gan_ctx *ctx, trainer *t, const step_draws *dr, step_stat
 static int phase_greg(gan_ctx *ctx, trainer *t, const step_draws *dr, step_stats *st) {
     g_run run;
     if (gan_params_grads_zero(ctx, &t->G->params, t->grads_g) != 0 || run_g(ctx, t, &dr->greg, &run) != 0) return -1;
-    /* y = pl_noise / sqrt(H W) */
-    int64_t r = t->G->cfg.img_resolution;
-    gan_tensor *y = gan_slice(ctx, dr->pl_noise, 0, dr->pl_noise->shape[0]);
-    gan_accumulate(ctx, y, dr->pl_noise, 1.0f / (float)r - 1.0f);
+    /* y = pl_noise / sqrt(H W), exact: the resolution is a power of two */
+    gan_tensor *y = gan_scale(ctx, dr->pl_noise, 1.0f / (float)t->G->cfg.img_resolution);
     pl_result pl;
     path_length_backward(ctx, t->G, &run, y, t->opt.pl_weight, t->opt.pl_decay, &t->pl_mean,
                          (float)t->opt.g_reg_interval, t->grads_g, &pl);

@@ -53,6 +53,7 @@ static const gan_backend cpu_table = {
     .upfirdn2d = cpu_upfirdn2d,
     .add = cpu_add,
     .axpy = cpu_axpy,
+    .scale = cpu_scale,
     .adam = cpu_adam,
     .lerp_into = cpu_lerp_into,
     .count_nonfinite = cpu_count_nonfinite,

@@ -23,6 +23,7 @@ int cpu_upfirdn2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_te
                   const gan_upfirdn2d_args *args);
 int cpu_add(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *b);
 int cpu_axpy(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, float alpha);
+int cpu_scale(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, float alpha);
 int cpu_adam(gan_ctx *ctx, gan_tensor *param, const gan_tensor *grad, gan_tensor *m, gan_tensor *v,
              const gan_adam_args *a);
 int cpu_lerp_into(gan_ctx *ctx, gan_tensor *ema, const gan_tensor *x, float beta);

@@ -63,3 +63,9 @@ int cpu_count_nonfinite(gan_ctx *ctx, gan_tensor *count, const gan_tensor *x) {
     count->data[0] = (float)bad;
     return 0;
 }
+
+int cpu_scale(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, float alpha) {
+#pragma omp parallel for num_threads(ctx->threads) if (y->numel > CPU_PARALLEL_MIN) schedule(static)
+    for (int64_t i = 0; i < y->numel; i++) y->data[i] = alpha * x->data[i];
+    return 0;
+}

@@ -71,3 +71,9 @@ int64_t gan_count_nonfinite(gan_ctx *ctx, const gan_tensor *x) {
     gan_tensor_free(ctx, count);
     return ctx->failed ? -1 : (int64_t)host;
 }
+
+gan_tensor *gan_scale(gan_ctx *ctx, const gan_tensor *x, float alpha) {
+    OP_BEGIN(ctx, x);
+    gan_tensor *y = gan_tensor_new(ctx, x->ndim, x->shape);
+    OP_DISPATCH(ctx, y, scale, x, alpha);
+}

@@ -50,7 +50,13 @@ status=0
 # kill -9 while snapshots are being written: every checkpoint left behind is complete.
 "$dne" train "${common[@]}" --outdir "$tmp/k" --kimg 100 --tick 0.008 2>"$tmp/k.log" &
 pid=$!
-sleep 2
+# Wait for the first snapshot (however loaded the machine), then kill while later ones are being written.
+for ((i = 0; i < 600; i++)); do
+  compgen -G "$tmp/k/*/network-snapshot-*.safetensors" >/dev/null && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.1
+done
+sleep 0.5
 kill -9 "$pid"
 wait "$pid" 2>/dev/null || true
 found=0

@@ -1,5 +1,6 @@
 /* dne train: StyleGAN2 training in the conventions of the reference's train.py. */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +31,10 @@ static void usage(FILE *out) {
             "  --threads N     CPU threads (default: all cores)\n");
 }
 
-static int parse_number(const char *text, const char *flag, double min, double *out, gan_error *err) {
-    char *end;
-    double v = strtod(text, &end);
-    if (end == text || *end || !(v >= min)) return gan_fail(err, "bad %s '%s': expected a number >= %g", flag, text, min);
+/* A non-negative number flag into a double (dne_parse_float reads floats). */
+static int parse_amount(const char *text, const char *flag, double min, double *out, gan_error *err) {
+    float v;
+    if (dne_parse_float(text, flag, min, HUGE_VAL, &v, err) != 0) return -1;
     *out = v;
     return 0;
 }
@@ -61,11 +62,11 @@ int dne_train(int argc, char **argv) {
         case 'd': rc.data = optarg; break;
         case 'o': rc.outdir = optarg; break;
         case 'c': rc.cfg = optarg; break;
-        case 'k': status = parse_number(optarg, "--kimg", 0, &rc.kimg, &err), kimg_given = 1; break;
-        case 't': status = parse_number(optarg, "--tick", 0.001, &rc.tick_kimg, &err); break;
+        case 'k': status = parse_amount(optarg, "--kimg", 0, &rc.kimg, &err), kimg_given = 1; break;
+        case 't': status = parse_amount(optarg, "--tick", 0.001, &rc.tick_kimg, &err); break;
         case 's': status = dne_parse_long(optarg, "--snap", 1, 1000000, &v, &err), rc.snap = (int)v; break;
         case 'b': status = dne_parse_long(optarg, "--batch", 1, 4096, &v, &err), rc.batch = (int)v; break;
-        case 'g': status = parse_number(optarg, "--gamma", 0, &rc.gamma, &err); break;
+        case 'g': status = parse_amount(optarg, "--gamma", 0, &rc.gamma, &err); break;
         case 'S': status = dne_parse_long(optarg, "--seed", 0, 0xffffffffL, &v, &err), rc.seed = (unsigned long)v; break;
         case 'm': status = dne_parse_long(optarg, "--mirror", 0, 1, &v, &err), rc.mirror = (int)v; break;
         case 'r': rc.resume = optarg; break;

@@ -49,6 +49,18 @@ static void fill_statistic(float *y, const mbstd_shape *s, int m, int f, float v
     }
 }
 
+/* The gradient of statistic channel f summed over the samples of group m
+ * and the pixels: the gradient of that group's statistic. */
+static double statistic_grad_sum(const float *dy, const mbstd_shape *s, int m, int f) {
+    int64_t out_sample = (s->c + s->features) * s->plane;
+    double sum = 0;
+    for (int64_t n = m; n < s->n; n += s->groups) {
+        const float *g = dy + n * out_sample + (s->c + f) * s->plane;
+        for (int64_t j = 0; j < s->plane; j++) sum += g[j];
+    }
+    return sum;
+}
+
 int cpu_mbstd(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_mbstd_args *a) {
     mbstd_shape s = shape_of(x, a);
     copy_channels(y->data, x->data, &s);
@@ -78,11 +90,7 @@ int cpu_mbstd_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const
 #pragma omp parallel for num_threads(ctx->threads) if (x->numel > CPU_PARALLEL_MIN) collapse(2) schedule(static)
     for (int m = 0; m < s.groups; m++)
         for (int f = 0; f < s.features; f++) {
-            double dv = 0;
-            for (int64_t n = m; n < s.n; n += s.groups) {
-                const float *g = dy->data + n * out_sample + (s.c + f) * s.plane;
-                for (int64_t j = 0; j < s.plane; j++) dv += g[j];
-            }
+            double dv = statistic_grad_sum(dy->data, &s, m, f);
             int64_t first = (int64_t)f * s.per_feature * s.plane, count = (int64_t)s.per_feature * s.plane;
             double scale = dv / ((double)s.group * (double)count);
             for (int64_t at = first; at < first + count; at++) {
@@ -130,16 +138,12 @@ int cpu_mbstd_jvp(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_te
 int cpu_mbstd_jvp_backward_x(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *x,
                              const gan_tensor *t, const gan_mbstd_args *a) {
     mbstd_shape s = shape_of(x, a);
-    int64_t in_sample = s.c * s.plane, out_sample = (s.c + s.features) * s.plane;
+    int64_t in_sample = s.c * s.plane;
     memset(dx->data, 0, (size_t)dx->numel * sizeof(float));
 #pragma omp parallel for num_threads(ctx->threads) if (x->numel > CPU_PARALLEL_MIN) collapse(2) schedule(static)
     for (int m = 0; m < s.groups; m++)
         for (int f = 0; f < s.features; f++) {
-            double lambda = 0;
-            for (int64_t n = m; n < s.n; n += s.groups) {
-                const float *g = dy->data + n * out_sample + (s.c + f) * s.plane;
-                for (int64_t j = 0; j < s.plane; j++) lambda += g[j];
-            }
+            double lambda = statistic_grad_sum(dy->data, &s, m, f);
             int64_t first = (int64_t)f * s.per_feature * s.plane, count = (int64_t)s.per_feature * s.plane;
             double scale = lambda / ((double)count * s.group);
             for (int64_t at = first; at < first + count; at++) {

@@ -18,25 +18,21 @@ gan_tensor *gan_truncate(gan_ctx *ctx, const gan_tensor *ws, const gan_tensor *w
     OP_DISPATCH(ctx, y, truncate, ws, w_avg, psi, cutoff);
 }
 
+/* In-place ops: they validate, run the backend entry and return 0 or -1. */
+static int run_inplace(gan_ctx *ctx, const char *op, int have, int rc) {
+    if (!have) return gan_ctx_fail(ctx, "op %s is not implemented on the %s backend", op, ctx->backend->name), -1;
+    if (rc != 0 && !ctx->failed) gan_ctx_fail(ctx, "op %s failed", op);
+    return rc != 0 ? -1 : 0;
+}
+
 int gan_accumulate(gan_ctx *ctx, gan_tensor *dst, const gan_tensor *src, float alpha) {
     if (ctx->failed) return -1;
     if (!dst || !src) return gan_ctx_fail(ctx, "accumulate: missing input"), -1;
     char a[GAN_SHAPE_STR_LEN], b[GAN_SHAPE_STR_LEN];
     if (dst->numel != src->numel)
         return gan_ctx_fail(ctx, "accumulate: shapes %s and %s differ", SHAPE(dst, a), SHAPE(src, b)), -1;
-    if (!ctx->backend->axpy) return gan_ctx_fail(ctx, "op axpy is not implemented on the %s backend", ctx->backend->name), -1;
-    if (ctx->backend->axpy(ctx, dst, src, alpha) != 0) {
-        if (!ctx->failed) gan_ctx_fail(ctx, "op axpy failed");
-        return -1;
-    }
-    return 0;
-}
-
-/* In-place ops: they validate, run the backend entry and return 0 or -1. */
-static int run_inplace(gan_ctx *ctx, const char *op, int have, int rc) {
-    if (!have) return gan_ctx_fail(ctx, "op %s is not implemented on the %s backend", op, ctx->backend->name), -1;
-    if (rc != 0 && !ctx->failed) gan_ctx_fail(ctx, "op %s failed", op);
-    return rc != 0 ? -1 : 0;
+    const gan_backend *be = ctx->backend;
+    return run_inplace(ctx, "axpy", be->axpy != NULL, be->axpy ? be->axpy(ctx, dst, src, alpha) : -1);
 }
 
 int gan_adam_update(gan_ctx *ctx, gan_tensor *param, const gan_tensor *grad, gan_tensor *m, gan_tensor *v,

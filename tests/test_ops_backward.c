@@ -266,15 +266,17 @@ static gan_tensor *fwd_modconv(gan_ctx *ctx, gan_tensor *const *in, const op_cas
     return gan_modconv(ctx, in[0], in[1], in[2], c->mod);
 }
 
-static void test_modconv(gan_ctx *ctx, int k, int up, int demodulate) {
+/* size: the input plane's side. Output planes up to 256 pixels take the
+ * batched path of gan/cpu/modconv_backward.c, larger ones the per-sample one. */
+static void test_modconv(gan_ctx *ctx, int k, int up, int demodulate, int size) {
     static const float taps[4] = {1, 3, 3, 1};
     float f[16];
     for (int i = 0; i < 16; i++) f[i] = taps[i / 4] * taps[i % 4] / 64.0f;
     gan_tensor *filter = gan_tensor_from_host(ctx, 2, (int64_t[]){4, 4}, f);
     char name[64];
-    snprintf(name, sizeof name, "modconv k%d up %d demod %d", k, up, demodulate);
+    snprintf(name, sizeof name, "modconv k%d up %d demod %d %dx%d", k, up, demodulate, size, size + 1);
     op_case c = {.name = name, .count = 3, .forward = fwd_modconv, .mod = {demodulate, up, filter}};
-    c.in[0] = random_tensor(ctx, 4, (int64_t[]){2, 5, 6, 7}, 1);
+    c.in[0] = random_tensor(ctx, 4, (int64_t[]){2, 5, size, size + 1}, 1);
     c.in[1] = random_tensor(ctx, 4, (int64_t[]){4, 5, k, k}, 1);
     c.in[2] = random_tensor(ctx, 2, (int64_t[]){2, 5}, 1);
     gan_tensor *dy, *dx = NULL, *dw = NULL, *ds = NULL;
@@ -341,10 +343,12 @@ int main(void) {
     test_upfirdn2d(ctx, "upfirdn2d pad 2 (D conv1)", (gan_upfirdn2d_args){1, 1, 1, 1, 2, 2, 2, 2, 1.0f, 0}, 6, 6);
     test_upfirdn2d(ctx, "upfirdn2d odd pads, flipped",
                    (gan_upfirdn2d_args){2, 1, 1, 2, 3, 0, 1, 2, 2.0f, 1}, 5, 7);
-    test_modconv(ctx, 3, 1, 1);
-    test_modconv(ctx, 1, 1, 0);
-    test_modconv(ctx, 3, 2, 1);
-    test_modconv(ctx, 3, 1, 0);
+    for (int size = 6; size <= 16; size += 10) { /* both paths */
+        test_modconv(ctx, 3, 1, 1, size);
+        test_modconv(ctx, 1, 1, 0, size);
+        test_modconv(ctx, 3, 2, 1, size);
+        test_modconv(ctx, 3, 1, 0, size);
+    }
     test_mbstd(ctx, 4, 2, 1);
     test_mbstd(ctx, 8, 4, 2);
     test_bad_shapes(ctx);

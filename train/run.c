@@ -262,13 +262,16 @@ static int loop(gan_ctx *ctx, trainer *t, const run_meta *meta, sampler *smp, ru
         sums.g += st.g_loss, sums.d += st.d_loss, sums.steps++;
         if (st.greg) sums.pl += st.pl_penalty, sums.greg++;
         if (st.dreg) sums.r1 += st.r1_penalty, sums.dreg++;
+        /* As the reference: tick 0 is the first step alone and snapshots at
+         * ticks 0, snap, 2 snap..., so a run's first snapshot and metric
+         * show the network it started from. */
         int done = t->cur_nimg >= total;
-        if (done || t->cur_nimg - tick_start_nimg >= (int64_t)(rc->tick_kimg * 1000)) {
+        if (done || tick == 0 || t->cur_nimg - tick_start_nimg >= (int64_t)(rc->tick_kimg * 1000)) {
             double now = gan_seconds();
             report_tick(f, t, tick, &sums, now - start, now - tick_start,
                         (double)(t->cur_nimg - tick_start_nimg) / 1000, rc->kimg);
-            tick++, tick_start = now, tick_start_nimg = t->cur_nimg, sums = (tick_sums){0};
             if (done || tick % rc->snap == 0) status = snapshot(ctx, t, meta, f, grid_z, rc->grid, swd, err);
+            tick++, tick_start = gan_seconds(), tick_start_nimg = t->cur_nimg, sums = (tick_sums){0};
         }
     }
     if (status == 0 && stop_requested) {

@@ -28,15 +28,17 @@ static void valid_columns(const cpu_conv_geom *g, int kx, int *first, int *last)
     if (*first > *last) *first = *last;
 }
 
-/* cols[(i, ky, kx)][(oy, ox)] = x[i, oy*s + ky - p, ox*s + kx - p], zero outside. */
-static void im2col(const float *x, const cpu_conv_geom *g, float *cols, int threads) {
+/* cols[(i, ky, kx)][(oy, ox)] = x[i, oy*s + ky - p, ox*s + kx - p], zero
+ * outside; rows `ld` floats apart (the plane, or more when the columns of
+ * several samples sit side by side). */
+static void im2col(const float *x, const cpu_conv_geom *g, float *cols, size_t ld, int threads) {
     int k = g->k, s = g->stride, p = g->pad;
     size_t plane = (size_t)g->oh * g->ow;
 #pragma omp parallel for num_threads(threads) if (plane * g->in * k * k > CPU_PARALLEL_MIN) schedule(static)
     for (int row = 0; row < g->in * k * k; row++) {
         int i = row / (k * k), ky = row / k % k, kx = row % k, first, last;
         valid_columns(g, kx, &first, &last);
-        float *dst = cols + (size_t)row * plane;
+        float *dst = cols + (size_t)row * ld;
         const float *src = x + (size_t)i * g->h * g->w;
         for (int oy = 0; oy < g->oh; oy++, dst += g->ow) {
             int sy = oy * s + ky - p;
@@ -56,7 +58,7 @@ static void im2col(const float *x, const cpu_conv_geom *g, float *cols, int thre
 
 /* The adjoint of im2col: x = 0, then each column entry is added where it was
  * read from. Input channels are independent, so they run in parallel. */
-static void col2im(const float *cols, const cpu_conv_geom *g, float *x, int threads) {
+static void col2im(const float *cols, size_t ld, const cpu_conv_geom *g, float *x, int threads) {
     int k = g->k, s = g->stride, p = g->pad;
     size_t plane = (size_t)g->oh * g->ow;
 #pragma omp parallel for num_threads(threads) if (plane * g->in * k * k > CPU_PARALLEL_MIN) schedule(static)
@@ -66,7 +68,7 @@ static void col2im(const float *cols, const cpu_conv_geom *g, float *x, int thre
         for (int t = 0; t < k * k; t++) {
             int ky = t / k, kx = t % k, first, last;
             valid_columns(g, kx, &first, &last);
-            const float *src = cols + ((size_t)i * k * k + t) * plane;
+            const float *src = cols + ((size_t)i * k * k + t) * ld;
             for (int oy = 0; oy < g->oh; oy++) {
                 int sy = oy * s + ky - p;
                 if (sy < 0 || sy >= g->h) continue;
@@ -86,7 +88,7 @@ void cpu_conv_forward_plane(const float *x, const float *w, float gain, const cp
     int kk = g->in * g->k * g->k, plane = g->oh * g->ow;
     const float *b = x;
     if (!is_pointwise(g)) {
-        im2col(x, g, cols, threads);
+        im2col(x, g, cols, (size_t)plane, threads);
         b = cols;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->out, plane, kk, gain, w, kk, b, plane, 0.0f, y, plane);
@@ -97,7 +99,7 @@ void cpu_conv_backward_input_plane(const float *dy, const float *w, float gain, 
     int kk = g->in * g->k * g->k, plane = g->oh * g->ow;
     float *c = is_pointwise(g) ? dx : cols;
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, plane, g->out, gain, w, kk, dy, plane, 0.0f, c, plane);
-    if (!is_pointwise(g)) col2im(cols, g, dx, threads);
+    if (!is_pointwise(g)) col2im(cols, (size_t)plane, g, dx, threads);
 }
 
 void cpu_conv_backward_weight_plane(const float *dy, const float *x, float gain, const cpu_conv_geom *g, float *dw,
@@ -105,10 +107,20 @@ void cpu_conv_backward_weight_plane(const float *dy, const float *x, float gain,
     int kk = g->in * g->k * g->k, plane = g->oh * g->ow;
     const float *b = x;
     if (!is_pointwise(g)) {
-        im2col(x, g, cols, threads);
+        im2col(x, g, cols, (size_t)plane, threads);
         b = cols;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->out, kk, plane, gain, dy, plane, b, plane, beta, dw, kk);
+}
+
+void cpu_conv_im2col_batch(const float *x, int n, const cpu_conv_geom *g, float *cols, int threads) {
+    size_t plane = (size_t)g->oh * g->ow, xs = (size_t)g->in * g->h * g->w;
+    for (int i = 0; i < n; i++) im2col(x + i * xs, g, cols + i * plane, n * plane, threads);
+}
+
+void cpu_conv_col2im_batch(const float *cols, int n, const cpu_conv_geom *g, float *x, int threads) {
+    size_t plane = (size_t)g->oh * g->ow, xs = (size_t)g->in * g->h * g->w;
+    for (int i = 0; i < n; i++) col2im(cols + i * plane, n * plane, g, x + i * xs, threads);
 }
 
 /* ----------------------------------------------------- the direct 3x3 path */
@@ -151,6 +163,25 @@ cpu_conv_geom cpu_conv_geom_of(const gan_tensor *x, const gan_tensor *w, const g
     g.oh = (g.h + 2 * g.pad - g.k) / g.stride + 1;
     g.ow = (g.w + 2 * g.pad - g.k) / g.stride + 1;
     return g;
+}
+
+/* ------------------------------------------------ batched-GEMM layouts */
+
+void cpu_to_channel_major(const float *src, int n, int c, size_t p, const float *scale, float *dst) {
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < c; ch++) {
+            const float *a = src + ((size_t)i * c + ch) * p;
+            float *b = dst + ((size_t)ch * n + i) * p;
+            if (!scale) memcpy(b, a, p * sizeof *b);
+            else
+                for (size_t k = 0; k < p; k++) b[k] = a[k] * scale[(size_t)i * c + ch];
+        }
+}
+
+void cpu_from_channel_major(const float *src, int n, int c, size_t p, float *dst) {
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < c; ch++)
+            memcpy(dst + ((size_t)i * c + ch) * p, src + ((size_t)ch * n + i) * p, p * sizeof *dst);
 }
 
 int cpu_conv2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *w, const gan_conv2d_args *a) {

@@ -79,6 +79,15 @@ void cpu_conv_backward_input_plane(const float *dy, const float *w, float gain, 
                                    float *cols, int threads);
 void cpu_conv_backward_weight_plane(const float *dy, const float *x, float gain, const cpu_conv_geom *g, float *dw,
                                     float beta, float *cols, int threads);
+/* The column matrix of n samples side by side, [in*k*k, n*oh*ow] (sample i in
+ * columns [i*oh*ow, (i+1)*oh*ow)), so that one GEMM serves the whole batch;
+ * and its adjoint, which overwrites x [n, in, h, w]. */
+void cpu_conv_im2col_batch(const float *x, int n, const cpu_conv_geom *g, float *cols, int threads);
+void cpu_conv_col2im_batch(const float *cols, int n, const cpu_conv_geom *g, float *x, int threads);
+/* [n, c, p] <-> [c, n*p] (the layout of a batched GEMM's result); the first
+ * way each (n, c) plane times scale[n*c] unless scale is NULL. */
+void cpu_to_channel_major(const float *src, int n, int c, size_t p, const float *scale, float *dst);
+void cpu_from_channel_major(const float *src, int n, int c, size_t p, float *dst);
 
 /* One image plane of upfirdn2d: x [h, w] -> y [oh, ow], with `scratch` room for
  * the zero-stuffed, padded plane (cpu_upfirdn2d_scratch floats). Used by

@@ -20,9 +20,11 @@ for f in training_options.json log.txt stats.jsonl reals.png fakes_init.png fake
          network-snapshot-000000.safetensors; do
   [[ -s $run/$f ]] || fail "run folder lacks $f"
 done
-[[ $(wc -l <"$run/stats.jsonl") -eq 3 ]] || fail "3 ticks expected in stats.jsonl"
+# Ticks as the reference's: the first step alone, then every 16 images, the last one short.
+[[ $(wc -l <"$run/stats.jsonl") -eq 4 ]] || fail "4 ticks expected in stats.jsonl"
+[[ $(head -1 "$run/stats.jsonl") == *'"kimg": 0.008'* ]] || fail "tick 0 is not the first step alone"
 grep -q '"loss_G"' "$run/stats.jsonl" || fail "stats.jsonl has no losses"
-[[ $(grep -c '"swd_avg"' "$run/metric-swd.jsonl") -eq 3 ]] || fail "an SWD line per snapshot expected in metric-swd.jsonl"
+[[ $(grep -c '"swd_avg"' "$run/metric-swd.jsonl") -eq 4 ]] || fail "an SWD line per snapshot expected in metric-swd.jsonl"
 
 # The same run stopped after 3 steps and resumed: the same final checkpoint, byte for byte.
 "$dne" train "${common[@]}" --outdir "$tmp/b" --kimg 0.024 2>"$tmp/b1.log" || { cat "$tmp/b1.log"; fail "run B1"; }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int parse_u32(const char *start, const char *end, uint32_t *out) {
     if (start == end || end - start > 10) return -1;
@@ -92,4 +93,34 @@ int dne_parse_float(const char *text, const char *flag, double min, double max, 
 int dne_error(const char *command, int status, const gan_error *err) {
     fprintf(stderr, "dne %s: error: %s\n", command, err->msg);
     return status;
+}
+
+/* The program's own path, for finding files installed beside it. */
+static int program_dir(char *dir, size_t size) {
+    ssize_t n = readlink("/proc/self/exe", dir, size - 1);
+    if (n <= 0) return -1;
+    dir[n] = 0;
+    char *slash = strrchr(dir, '/');
+    if (!slash) return -1;
+    *slash = 0;
+    return 0;
+}
+
+int dne_default_network(char *path, size_t size, gan_error *err) {
+    const char *env = getenv("DNE_MODEL");
+    if (env && *env) {
+        if (access(env, R_OK) != 0) return gan_fail(err, "DNE_MODEL=%s: %s", env, strerror(errno));
+        snprintf(path, size, "%s", env);
+        return 0;
+    }
+    char dir[4096];
+    /* build/dne in a source tree, then <prefix>/bin/dne installed. */
+    static const char *relative[] = {"../models/default.safetensors", "../share/dne/default.safetensors"};
+    if (program_dir(dir, sizeof dir) == 0)
+        for (size_t i = 0; i < sizeof relative / sizeof *relative; i++) {
+            snprintf(path, size, "%s/%s", dir, relative[i]);
+            if (access(path, R_OK) == 0) return 0;
+        }
+    return gan_fail(err, "no --network given and no default model (models/default.safetensors beside the program, "
+                         "or DNE_MODEL)");
 }

@@ -3,6 +3,7 @@
 #ifndef DNE_CLI_ARGS_H
 #define DNE_CLI_ARGS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "gan/error.h"
@@ -18,6 +19,11 @@ int dne_parse_seeds(const char *text, uint32_t **seeds, int *count, int max_coun
 int dne_parse_list(const char *text, const char *flag, uint32_t **values, int *count, int max_count, gan_error *err);
 int dne_parse_long(const char *text, const char *flag, long min, long max, long *out, gan_error *err);
 int dne_parse_float(const char *text, const char *flag, double min, double max, float *out, gan_error *err);
+
+/* The model used when --network is not given: $DNE_MODEL, else the bundled
+ * models/default.safetensors (beside build/dne in a source tree, or
+ * <prefix>/share/dne/ when installed). */
+int dne_default_network(char *path, size_t size, gan_error *err);
 
 /* Prints "dne <command>: error: <message>" on one line of stderr and returns status. */
 int dne_error(const char *command, int status, const gan_error *err);

@@ -16,6 +16,7 @@ static const command commands[] = {
     {"generate", dne_generate, "images from a generator for a list of seeds"},
     {"video", dne_video, "interpolation videos between seeds (MP4, animated WebP or PNG frames)"},
     {"mix", dne_mix, "style mixing grid: rows' coarse styles with columns' chosen layers"},
+    {"import", dne_import, "a stylegan2-ada-pytorch snapshot (.pkl) as safetensors, without Python"},
     {"init", dne_init, "a randomly initialised generator (reference initialisation)"},
     {"train", dne_train, "train a StyleGAN2 on a folder, zip or packed dataset (or --resume a run)"},
     {"prep", dne_prep, "the dataset pipeline: crop faces from illustrations, pack them for training"},

@@ -28,12 +28,14 @@ typedef struct generate_options {
     gan_image_format format;
     float quality;
     int profile;
+    char default_network[4096]; /* the bundled model, when --network is not given */
 } generate_options;
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: dne generate --network G.safetensors (--seeds 0-9 | --ws FILE) --outdir DIR [options]\n"
-            "  --network FILE       generator (safetensors with the reference's tensor names)\n"
+            "usage: dne generate [--network G.safetensors] (--seeds 0-9 | --ws FILE) --outdir DIR [options]\n"
+            "  --network FILE       generator (safetensors with the reference's tensor names, a dne\n"
+            "                       checkpoint or a stylegan2-ada-pytorch .pkl); default: the bundled model\n"
             "  --seeds LIST         seeds: 0-9, 0,5,7 or 0,2-4 (z = numpy RandomState(seed).randn)\n"
             "  --ws FILE            instead of seeds: w vectors [N, num_ws, w_dim] from a .npy or .npz (key w,\n"
             "                       as the reference's projector writes projected_w.npz) -> projNN.png\n"
@@ -97,7 +99,8 @@ static int parse_options(int argc, char **argv, generate_options *o, gan_error *
         if (rc != 0) return rc;
     }
     if (optind < argc) return gan_fail(err, "unexpected argument '%s'", argv[optind]);
-    if (!o->network) return gan_fail(err, "--network is required");
+    if (!o->network && dne_default_network(o->default_network, sizeof o->default_network, err) != 0) return -1;
+    if (!o->network) o->network = o->default_network;
     if (!o->seeds_text && !o->ws_path) return gan_fail(err, "--seeds or --ws is required");
     if (o->seeds_text && o->ws_path) return gan_fail(err, "give --seeds or --ws, not both");
     if (o->ws_path && (o->psi_given || o->cutoff || o->class_index >= 0))

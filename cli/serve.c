@@ -21,12 +21,13 @@ typedef struct serve_options {
     const char *network, *pool_dir, *listen, *web_dir, *export_dir, *trunc;
     long pool_size, workers, threads, http_threads, cache_size, queue, memory_mb, class_index, timeout;
     float refresh_per_min, quality;
+    char default_network[4096]; /* the bundled model, when --network is not given */
 } serve_options;
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: dne serve --network G.safetensors [options]\n"
-            "  --network FILE         the generator\n"
+            "usage: dne serve [--network G.safetensors] [options]\n"
+            "  --network FILE         the generator (safetensors, checkpoint or .pkl); default: the bundled model\n"
             "  --pool DIR             the face pool folder (default dne-pool); survives restarts\n"
             "  --pool-size N          faces in the pool (default 2000)\n"
             "  --refresh-per-min N    pool faces replaced per minute once full (default 6; 0: never)\n"
@@ -121,7 +122,8 @@ static int parse_options(int argc, char **argv, serve_options *o, gan_error *err
         if (rc != 0) return rc;
     }
     if (optind < argc) return gan_fail(err, "unexpected argument '%s'", argv[optind]);
-    if (!o->network) return gan_fail(err, "--network is required");
+    if (!o->network && dne_default_network(o->default_network, sizeof o->default_network, err) != 0) return -1;
+    if (!o->network) o->network = o->default_network;
     return 0;
 }
 

@@ -4,6 +4,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
+  clang                                    # libFuzzer targets (tests/fuzz)
   libopenblas-openmp-dev libopenblas-dev   # CPU GEMM (the OpenMP build shares our thread pool)
   libpng-dev libjpeg62-turbo-dev libwebp-dev libgif-dev  # image formats
   libcjson-dev                             # JSON (configs, safetensors headers)

@@ -242,7 +242,7 @@ static int backward_batched(gan_ctx *ctx, gan_tensor *dx, gan_tensor *dweight, g
     float *fir_buf = tp + tfloats, *dxs = dx ? dx->data : fir_buf + firf;
     demod_coefficients(w, s, m, args->demodulate, wsq, d);
     if (m->up == 1) {
-        /* cm = x s channel-major is not needed: the columns of x s are. */
+        /* x s goes to dxs's memory until the columns are made from it. */
         for (int q = 0; q < n * in; q++)
             for (size_t k = 0; k < m->hw; k++) dxs[q * m->hw + k] = x->data[q * m->hw + k] * s[q];
         cpu_conv_im2col_batch(dxs, n, &m->g, cols, threads);

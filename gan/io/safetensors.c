@@ -584,23 +584,27 @@ static float f16_to_f32(uint16_t h) {
     return float_from_bits(sign | (127 - 14 - shift) << 23 | (mant & 0x3FFu) << 13);
 }
 
-static void convert_to_f32(gan_st_dtype dtype, const uint8_t *src, size_t n, float *dst) {
+void gan_st_elements_to_f32(gan_st_dtype dtype, const uint8_t *src, size_t n, float *dst) {
     for (size_t i = 0; i < n; i++) {
-        if (dtype == GAN_ST_F16) {
-            uint16_t h;
-            memcpy(&h, src + 2 * i, 2);
-            dst[i] = f16_to_f32(h);
-        } else if (dtype == GAN_ST_BF16) {
-            uint16_t h;
-            memcpy(&h, src + 2 * i, 2);
-            dst[i] = float_from_bits((uint32_t)h << 16);
-        } else {
-            double d;
-            memcpy(&d, src + 8 * i, 8);
-            dst[i] = (float)d; /* IEEE (Annex F): out of range gives +-inf */
+        uint16_t h;
+        float f;
+        double d;
+        int64_t l;
+        int32_t w;
+        switch (dtype) {
+        case GAN_ST_F32: memcpy(&f, src + 4 * i, 4), dst[i] = f; break;
+        case GAN_ST_F16: memcpy(&h, src + 2 * i, 2), dst[i] = f16_to_f32(h); break;
+        case GAN_ST_BF16: memcpy(&h, src + 2 * i, 2), dst[i] = float_from_bits((uint32_t)h << 16); break;
+        case GAN_ST_F64: memcpy(&d, src + 8 * i, 8), dst[i] = (float)d; break; /* out of range: +-inf (Annex F) */
+        case GAN_ST_I64: memcpy(&l, src + 8 * i, 8), dst[i] = (float)l; break;
+        case GAN_ST_I32: memcpy(&w, src + 4 * i, 4), dst[i] = (float)w; break;
+        case GAN_ST_U8: dst[i] = src[i]; break;
+        case GAN_ST_BOOL: dst[i] = src[i] != 0; break;
         }
     }
 }
+
+size_t gan_st_dtype_size(gan_st_dtype dtype) { return (size_t)dtype_info[dtype].size; }
 
 /* Converts through a small buffer so that no copy of the whole tensor in its
  * file dtype is ever held. */
@@ -613,7 +617,7 @@ static int read_converted(gan_st_file *f, const gan_st_tensor *t, float *dst, ga
         size_t n = (size_t)(t->numel - done) < per_chunk ? (size_t)(t->numel - done) : per_chunk;
         if (pread_fully(f->fd, buf, n * elem, offset + (uint64_t)done * elem, err) != 0)
             return gan_fail_context(err, "reading %s: tensor '" NAME "'", f->path, t->name);
-        convert_to_f32(t->dtype, buf, n, dst + done);
+        gan_st_elements_to_f32(t->dtype, buf, n, dst + done);
         done += (int64_t)n;
     }
     return 0;

@@ -54,6 +54,9 @@ const char *gan_st_dtype_name(gan_st_dtype dtype);
 /* Reads the tensor's data converted to fp32 (from F32, F16, BF16 or F64);
  * other dtypes are refused with an error naming the tensor and dtype. */
 int gan_st_read_f32(gan_st_file *f, const gan_st_tensor *t, float *dst, gan_error *err);
+/* Converts n little-endian elements of any dtype to fp32 (src unaligned). */
+void gan_st_elements_to_f32(gan_st_dtype dtype, const uint8_t *src, size_t n, float *dst);
+size_t gan_st_dtype_size(gan_st_dtype dtype);
 /* Reads the raw bytes (t->end - t->begin of them). */
 int gan_st_read_raw(gan_st_file *f, const gan_st_tensor *t, void *dst, gan_error *err);
 

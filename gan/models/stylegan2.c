@@ -8,6 +8,7 @@
 #include "../io/config.h"
 #include "../io/safetensors.h"
 #include "../ops.h"
+#include "stylegan2_import.h"
 
 /* ------------------------------------------------------------------ config */
 
@@ -272,13 +273,17 @@ int sg2_init_random(gan_ctx *ctx, sg2_generator *g, uint64_t seed, gan_error *er
 }
 
 sg2_generator *sg2_load(gan_ctx *ctx, const char *path, const char *prefix, gan_error *err) {
+    if (sg2_is_pickle(path)) /* a stylegan2-ada-pytorch snapshot */
+        return sg2_load_pickle(ctx, path, strcmp(prefix, "G.") == 0 ? SG2_IMPORT_G : SG2_IMPORT_G_EMA, err);
     gan_st_file *file = NULL;
     if (gan_st_open(path, &file, err) != 0) return NULL;
     sg2_generator *g = NULL;
     sg2_config cfg;
     const char *json = gan_st_meta(file, "config"), *format = gan_st_meta(file, "format");
-    /* A training checkpoint holds G, D and G_ema: the generator is G_ema. */
-    if (prefix[0] == 0 && format && strcmp(format, "dne-checkpoint") == 0) prefix = "G_ema.";
+    /* A training checkpoint or a whole imported snapshot holds G, D and
+     * G_ema: the generator is G_ema. */
+    if (prefix[0] == 0 && format && (strcmp(format, "dne-checkpoint") == 0 || strcmp(format, "dne-import") == 0))
+        prefix = "G_ema.";
     if (!json)
         gan_fail(err, "no \"config\" in the file's __metadata__ (not a dne/stylegan2 generator file?)");
     else if (sg2_config_parse(json, &cfg, err) == 0 && (g = sg2_create(ctx, &cfg, err)) != NULL &&

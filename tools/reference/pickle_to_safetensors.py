@@ -1,7 +1,12 @@
 #!/usr/bin/env -S /usr/bin/python3
 """Convert a stylegan2-ada-pytorch network pickle to a dne generator file.
 
-    /usr/bin/python3 tools/reference/pickle_to_safetensors.py SNAPSHOT.pkl OUT.safetensors [--which G_ema]
+    /usr/bin/python3 tools/reference/pickle_to_safetensors.py SNAPSHOT.pkl OUT.safetensors [--which G_ema|G|D|all]
+
+G_ema and G give a dne generator file (checked against stylegan2.py's
+Generator). D and all give the raw state_dicts as stored (for all: "G.",
+"D.", "G_ema." prefixes and the augmentation p in __metadata__["augment_p"]),
+which tests/test_cli_ada_snapshot.c compares with `dne import`.
 
 A snapshot pickle stores each network as a "persistent class": a call to
 torch_utils.persistence._reconstruct_persistent_obj(meta) whose meta carries
@@ -35,6 +40,7 @@ import torch
 import torch._utils
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_io  # noqa: E402
 import stylegan2  # noqa: E402
 
 
@@ -204,13 +210,38 @@ def convert(pkl_path, out_path, which="G_ema"):
     return config, len(tensors)
 
 
+def dump_state_dicts(pkl_path, out_path, which):
+    """The state_dicts of D, or of G, D and G_ema with the augment p, as stored (fp32)."""
+    snap = load_snapshot(pkl_path)
+    nets = ["D"] if which == "D" else ["G", "D", "G_ema"]
+    tensors = collections.OrderedDict()
+    for net in nets:
+        if not isinstance(snap.get(net), PersistentState):
+            raise ValueError("%s: no persistent %r in the snapshot" % (pkl_path, net))
+        prefix = "" if which == "D" else net + "."
+        for k, v in module_state_dict(snap[net]).items():
+            tensors[prefix + k] = v.detach().to(torch.float32).contiguous().numpy()
+    meta = {}
+    if which == "all":
+        pipe = snap.get("augment_pipe")
+        p = module_state_dict(pipe)["p"] if isinstance(pipe, PersistentState) else torch.zeros([])
+        meta["augment_p"] = "%.9g" % float(p)
+    safetensors_io.write(out_path, tensors, meta)
+    return len(tensors)
+
+
 def main():
     ap = argparse.ArgumentParser(description="Convert a stylegan2-ada-pytorch snapshot to a dne generator file "
                                              "without executing code from the pickle.")
     ap.add_argument("snapshot")
     ap.add_argument("out")
-    ap.add_argument("--which", default="G_ema", help="network in the snapshot (default G_ema)")
+    ap.add_argument("--which", default="G_ema", choices=["G_ema", "G", "D", "all"],
+                    help="network in the snapshot (default G_ema)")
     args = ap.parse_args()
+    if args.which in ("D", "all"):
+        n = dump_state_dicts(args.snapshot, args.out, args.which)
+        print("wrote %s: %d tensors" % (args.out, n))
+        return
     config, n = convert(args.snapshot, args.out, args.which)
     print("wrote %s: %d tensors, config %s" % (args.out, n, json.dumps(config)))
 

@@ -161,6 +161,34 @@ static void check_broken_files(gan_ctx *ctx) {
     free(data);
 }
 
+/* A snapshot whose kwargs disagree with its tensors, or that names a kwarg
+ * dne does not know, is refused with the tensor or kwarg named. */
+static void check_inconsistent(gan_ctx *ctx) {
+    gan_error err = {{0}};
+    sg2_generator *g = sg2_load_pickle(ctx, FIXTURES "/mismatch.pkl", SG2_IMPORT_G_EMA, &err);
+    CHECKF(!g && strstr(err.msg, "tensor 'synthesis.b4.const' has shape [2, 4, 4], the architecture needs [4, 4, 4]"),
+           "'%s'", err.msg);
+    printf("refused: %s\n", err.msg);
+    sg2_free(ctx, g);
+
+    uint8_t *data;
+    size_t size;
+    char path[] = "/tmp/dne-test-pickle-kw-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0 || gan_read_file(FIXTURES "/tiny-proto3.pkl", 1 << 24, &data, &size, &err) != 0) return;
+    uint8_t *key = memmem(data, size, "num_layers", 10); /* only in the mapping kwargs */
+    CHECK(key != NULL);
+    if (key) memcpy(key, "num_layerz", 10);
+    CHECK(write(fd, data, size) == (ssize_t)size);
+    close(fd);
+    g = sg2_load_pickle(ctx, path, SG2_IMPORT_G, &err);
+    CHECKF(!g && strstr(err.msg, "init kwarg 'num_layerz' is not supported"), "'%s'", err.msg);
+    printf("refused: %s\n", err.msg);
+    sg2_free(ctx, g);
+    unlink(path);
+    free(data);
+}
+
 int main(void) {
     gan_ctx *ctx = test_context();
     if (!ctx) return 1;
@@ -168,5 +196,6 @@ int main(void) {
     check_fixture(ctx, 3);
     check_hostile();
     check_broken_files(ctx);
+    check_inconsistent(ctx);
     return test_finish(ctx);
 }

@@ -178,12 +178,6 @@ static const gan_torch_entry *find_entry(const gan_torch_entry *e, int n, const 
     return NULL;
 }
 
-static void shape_text(int ndim, const int64_t *shape, char *buf, size_t size) {
-    size_t at = (size_t)snprintf(buf, size, "[");
-    for (int d = 0; d < ndim && at < size; d++) at += (size_t)snprintf(buf + at, size - at, d ? ", %lld" : "%lld", (long long)shape[d]);
-    if (at < size) snprintf(buf + at, size - at, "]");
-}
-
 /* Every tensor of params from the network's state_dict, checked by name
  * and shape; tensors the pickle has beyond them are an error too. */
 static int fill_params(gan_ctx *ctx, const gan_params *params, const gan_pk_value *net, const char *what,
@@ -205,9 +199,9 @@ static int fill_params(gan_ctx *ctx, const gan_params *params, const gan_pk_valu
         }
         if (t->tensor->ndim != p->tensor->ndim ||
             memcmp(t->tensor->shape, p->tensor->shape, (size_t)p->tensor->ndim * sizeof(int64_t)) != 0) {
-            shape_text(t->tensor->ndim, t->tensor->shape, got, sizeof got);
-            shape_text(p->tensor->ndim, p->tensor->shape, want, sizeof want);
-            rc = gan_fail(err, "%s: tensor '%s' has shape %s, the architecture needs %s", what, p->name, got, want);
+            rc = gan_fail(err, "%s: tensor '%s' has shape %s, the architecture needs %s", what, p->name,
+                          gan_shape_str(t->tensor->ndim, t->tensor->shape, got, sizeof got),
+                          gan_shape_str(p->tensor->ndim, p->tensor->shape, want, sizeof want));
             break;
         }
         float *host = malloc((size_t)(t->tensor->numel ? t->tensor->numel : 1) * sizeof *host);

@@ -19,7 +19,11 @@ __builtin__.set.
 
 Writes tiny-proto2.pkl, tiny-proto3.pkl and tiny-expected.safetensors (the
 G., D., G_ema. tensors in fp32, the G and D configs as dne writes them in
-__metadata__ "config" and "D_config", and "augment_p").
+__metadata__ "config" and "D_config", and "augment_p"), and mismatch.pkl: a
+4 px G_ema whose kwargs claim channel_base 16 while its tensors have 2
+channels (an importer must refuse it, naming the tensor). PyTorch names
+each storage in a pickle by an object address, so the .pkl bytes differ from
+run to run; their contents and tiny-expected.safetensors do not.
 """
 
 import argparse
@@ -138,6 +142,13 @@ def main():
         with open(path, "wb") as f:
             SnapshotPickler(f, protocol, kwargs_of).dump(snapshot)
         print("wrote %s (%d bytes)" % (path, os.path.getsize(path)))
+    small_cfg = dict(g_cfg, z_dim=4, w_dim=4, img_resolution=4, mapping_layers=1, channel_base=8, channel_max=8)
+    small = stylegan2.Generator(small_cfg)
+    randomize(small, gen)
+    path = os.path.join(args.out, "mismatch.pkl")
+    with open(path, "wb") as f:
+        SnapshotPickler(f, 3, {id(small): g_kwargs(dict(small_cfg, channel_base=16))}).dump(dict(G_ema=small))
+    print("wrote %s (%d bytes)" % (path, os.path.getsize(path)))
     tensors = {}
     for prefix, net in (("G.", G), ("D.", D), ("G_ema.", G_ema)):
         for k, v in net.state_dict().items():

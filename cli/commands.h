@@ -11,5 +11,6 @@ int dne_mix(int argc, char **argv);
 int dne_train(int argc, char **argv);
 int dne_prep(int argc, char **argv);
 int dne_import(int argc, char **argv);
+int dne_export(int argc, char **argv);
 
 #endif

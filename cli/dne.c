@@ -17,6 +17,7 @@ static const command commands[] = {
     {"video", dne_video, "interpolation videos between seeds (MP4, animated WebP or PNG frames)"},
     {"mix", dne_mix, "style mixing grid: rows' coarse styles with columns' chosen layers"},
     {"import", dne_import, "a stylegan2-ada-pytorch snapshot (.pkl) as safetensors, without Python"},
+    {"export", dne_export, "a generator file (G_ema) from a training checkpoint or snapshot"},
     {"init", dne_init, "a randomly initialised generator (reference initialisation)"},
     {"train", dne_train, "train a StyleGAN2 on a folder, zip or packed dataset (or --resume a run)"},
     {"prep", dne_prep, "the dataset pipeline: crop faces from illustrations, pack them for training"},

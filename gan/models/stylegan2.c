@@ -112,7 +112,7 @@ static const preset presets[] = {
     {"auto", 512, 2, 16384, 32768, 512},     {"stylegan2", 512, 8, 32768, 32768, 512},
     {"paper256", 512, 8, 16384, 16384, 512}, {"paper512", 512, 8, 32768, 32768, 512},
     {"paper1024", 512, 8, 32768, 32768, 512}, {"cifar", 512, 2, 32768, 32768, 512},
-    {"small", 256, 2, 4096, 4096, 256},      {"tiny", 32, 2, 512, 512, 32},
+    {"small", 256, 2, 2048, 2048, 256},      {"tiny", 32, 2, 512, 512, 32},
 };
 
 const char *sg2_preset_names(void) { return "auto, stylegan2, paper256, paper512, paper1024, cifar, small, tiny"; }

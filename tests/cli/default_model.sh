@@ -21,6 +21,23 @@ DNE_MODEL=$tmp/missing.safetensors "$dne" generate --seeds 3 --outdir "$tmp/c" 2
 if [[ -f "$(dirname "$(readlink -f "$dne")")/../models/default.safetensors" ]]; then
   "$dne" generate --seeds 0 --outdir "$tmp/d" 2>/dev/null || fail "the bundled model"
   [[ -s $tmp/d/seed0000.png ]] || fail "no image from the bundled model"
+  # dne serve with no --network serves the bundled model's faces.
+  "$dne" serve --pool "$tmp/pool" --pool-size 3 --listen 127.0.0.1:0 2>"$tmp/serve.log" >/dev/null &
+  pid=$!
+  trap 'kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+  url=
+  for _ in $(seq 300); do
+    url=$(sed -n 's|^dne serve: listening on \(http://[^ ]*/\).*$|\1|p' "$tmp/serve.log" | head -n 1)
+    [[ -n $url ]] && break
+    sleep 0.1
+  done
+  [[ -n $url ]] || { cat "$tmp/serve.log"; fail "dne serve without --network did not start"; }
+  for _ in $(seq 300); do
+    code=$(curl -s -o "$tmp/random.json" -w '%{http_code}' "${url}api/random" || true)
+    [[ $code == 200 ]] && break
+    sleep 0.2
+  done
+  [[ $code == 200 ]] && grep -q '"id"' "$tmp/random.json" || fail "no face from the bundled model's pool"
 else
   status=0
   "$dne" generate --seeds 0 --outdir "$tmp/d" 2>"$tmp/err" || status=$?

@@ -39,6 +39,11 @@ cmp "$run/network-snapshot-000000.safetensors" "$tmp/b/00001-data-tiny/network-s
 "$dne" generate --network "$run/network-snapshot-000000.safetensors" --seeds 1 --outdir "$tmp/gen" 2>/dev/null ||
   fail "generate from a checkpoint"
 [[ -s $tmp/gen/seed0001.png ]] || fail "no image from the checkpoint"
+# dne export writes that G_ema as a generator file: the same image.
+"$dne" export "$run/network-snapshot-000000.safetensors" --out "$tmp/exported.safetensors" 2>/dev/null ||
+  fail "export"
+"$dne" generate --network "$tmp/exported.safetensors" --seeds 1 --outdir "$tmp/gen-exported" 2>/dev/null
+cmp "$tmp/gen/seed0001.png" "$tmp/gen-exported/seed0001.png" || fail "the exported generator differs from G_ema"
 
 # A truncated checkpoint is refused with a message naming it; a generator file is not a checkpoint.
 head -c 20000 "$tmp/half.safetensors" >"$tmp/cut.safetensors"

@@ -44,8 +44,8 @@ CFG_SPECS = {
     "paper512":  dict(ref_gpus=8, mb=64, mbstd=8, fmaps=1, lrate=0.0025, gamma=0.5, ema=20, ramp=None, map=8),
     "paper1024": dict(ref_gpus=8, mb=32, mbstd=4, fmaps=1, lrate=0.002, gamma=2, ema=10, ramp=None, map=8),
     # dne's CPU config: dne init --preset small's networks (z = w = 256, 2 mapping
-    # layers, channel_base 4096, channel_max 256), batch 16, auto's gamma and EMA formulas.
-    "small":     dict(ref_gpus=1, mb=16, mbstd=4, fmaps=4096 / 32768, lrate=0.0025, gamma=-1, ema=-1, ramp=0.05,
+    # layers, channel_base 2048, channel_max 256), batch 16, auto's gamma and EMA formulas.
+    "small":     dict(ref_gpus=1, mb=16, mbstd=4, fmaps=2048 / 32768, lrate=0.0025, gamma=-1, ema=-1, ramp=0.05,
                       map=2, z_dim=256, channel_max=256),
 }
 

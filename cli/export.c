@@ -1,0 +1,53 @@
+/* dne export: a generator file from a training checkpoint (its G_ema, or G)
+ * or from a stylegan2-ada-pytorch snapshot: what generate, serve and video
+ * read, a quarter of a checkpoint's size. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "args.h"
+#include "commands.h"
+#include "gan/context.h"
+#include "gan/models/stylegan2.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: dne export CHECKPOINT --out G.safetensors [--which G_ema|G]\n"
+            "  CHECKPOINT   a dne training checkpoint (network-snapshot-*.safetensors), a file\n"
+            "               written by dne import --which all, or a stylegan2-ada-pytorch .pkl\n"
+            "  --out FILE   the generator file to write (atomically)\n"
+            "  --which W    G_ema (default: the averaged generator, the one to publish) or G\n");
+}
+
+int dne_export(int argc, char **argv) {
+    static const struct option longopts[] = {{"out", required_argument, 0, 'o'},
+                                             {"which", required_argument, 0, 'w'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
+    const char *out = NULL, *which = "G_ema";
+    gan_error err = {{0}};
+    int c, rc = 0;
+    opterr = 0;
+    while (rc == 0 && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'w': which = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: rc = gan_fail(&err, "unknown or incomplete option '%s' (see dne export --help)", argv[optind - 1]);
+        }
+    }
+    if (rc == 0 && optind != argc - 1) rc = gan_fail(&err, "give exactly one checkpoint");
+    if (rc == 0 && !out) rc = gan_fail(&err, "--out is required");
+    if (rc == 0 && strcmp(which, "G_ema") != 0 && strcmp(which, "G") != 0)
+        rc = gan_fail(&err, "--which '%s': expected G_ema or G", which);
+    if (rc != 0) return dne_error("export", DNE_EXIT_USAGE, &err);
+
+    gan_ctx *ctx = gan_ctx_new((gan_device){GAN_DEVICE_CPU, 0}, 1, &err);
+    sg2_generator *g = ctx ? sg2_load(ctx, argv[optind], strcmp(which, "G") == 0 ? "G." : "G_ema.", &err) : NULL;
+    rc = g ? sg2_save(ctx, g, out, &err) : -1;
+    sg2_free(ctx, g);
+    gan_ctx_free(ctx);
+    if (rc != 0) return dne_error("export", DNE_EXIT_USAGE, &err);
+    fprintf(stderr, "dne export: %s of %s -> %s\n", which, argv[optind], out);
+    return 0;
+}

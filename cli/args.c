@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <getopt.h>
 #include <unistd.h>
 
 static int parse_u32(const char *start, const char *end, uint32_t *out) {
@@ -123,4 +124,26 @@ int dne_default_network(char *path, size_t size, gan_error *err) {
         }
     return gan_fail(err, "no --network given and no default model (models/default.safetensors beside the program, "
                          "or DNE_MODEL)");
+}
+
+int dne_parse_file_command(int argc, char **argv, const char *command, void (*usage)(FILE *), const char **out,
+                           const char **which, gan_error *err) {
+    static const struct option longopts[] = {{"out", required_argument, 0, 'o'},
+                                             {"which", required_argument, 0, 'w'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': *out = optarg; break;
+        case 'w': *which = optarg; break;
+        case 'h': usage(stdout); return 1;
+        default:
+            return gan_fail(err, "unknown or incomplete option '%s' (see dne %s --help)", argv[optind - 1], command);
+        }
+    }
+    if (optind != argc - 1) return gan_fail(err, "give exactly one input file");
+    if (!*out) return gan_fail(err, "--out is required");
+    return 0;
 }

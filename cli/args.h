@@ -4,6 +4,7 @@
 #define DNE_CLI_ARGS_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "gan/error.h"
@@ -24,6 +25,12 @@ int dne_parse_float(const char *text, const char *flag, double min, double max, 
  * models/default.safetensors (beside build/dne in a source tree, or
  * <prefix>/share/dne/ when installed). */
 int dne_default_network(char *path, size_t size, gan_error *err);
+
+/* The flags of the file-to-file commands (import, export): one input file
+ * (argv[optind] afterwards), --out FILE (required), --which W (left as given
+ * when absent), --help (prints usage, returns 1). */
+int dne_parse_file_command(int argc, char **argv, const char *command, void (*usage)(FILE *), const char **out,
+                           const char **which, gan_error *err);
 
 /* Prints "dne <command>: error: <message>" on one line of stderr and returns status. */
 int dne_error(const char *command, int status, const gan_error *err);

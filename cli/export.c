@@ -1,7 +1,7 @@
 /* dne export: a generator file from a training checkpoint (its G_ema, or G)
  * or from a stylegan2-ada-pytorch snapshot: what generate, serve and video
  * read, a quarter of a checkpoint's size. */
-#include <getopt.h>
+#include <getopt.h> /* optind */
 #include <stdio.h>
 #include <string.h>
 
@@ -20,24 +20,10 @@ static void usage(FILE *out) {
 }
 
 int dne_export(int argc, char **argv) {
-    static const struct option longopts[] = {{"out", required_argument, 0, 'o'},
-                                             {"which", required_argument, 0, 'w'},
-                                             {"help", no_argument, 0, 'h'},
-                                             {0, 0, 0, 0}};
     const char *out = NULL, *which = "G_ema";
     gan_error err = {{0}};
-    int c, rc = 0;
-    opterr = 0;
-    while (rc == 0 && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'o': out = optarg; break;
-        case 'w': which = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: rc = gan_fail(&err, "unknown or incomplete option '%s' (see dne export --help)", argv[optind - 1]);
-        }
-    }
-    if (rc == 0 && optind != argc - 1) rc = gan_fail(&err, "give exactly one checkpoint");
-    if (rc == 0 && !out) rc = gan_fail(&err, "--out is required");
+    int rc = dne_parse_file_command(argc, argv, "export", usage, &out, &which, &err);
+    if (rc == 1) return 0;
     if (rc == 0 && strcmp(which, "G_ema") != 0 && strcmp(which, "G") != 0)
         rc = gan_fail(&err, "--which '%s': expected G_ema or G", which);
     if (rc != 0) return dne_error("export", DNE_EXIT_USAGE, &err);

@@ -1,6 +1,6 @@
 /* dne import: a stylegan2-ada-pytorch network snapshot (.pkl) as dne's
  * safetensors, read without Python and without running anything in it. */
-#include <getopt.h>
+#include <getopt.h> /* optind */
 #include <stdio.h>
 
 #include "args.h"
@@ -22,25 +22,12 @@ static void usage(FILE *out) {
 }
 
 int dne_import(int argc, char **argv) {
-    static const struct option longopts[] = {{"out", required_argument, 0, 'o'},
-                                             {"which", required_argument, 0, 'w'},
-                                             {"help", no_argument, 0, 'h'},
-                                             {0, 0, 0, 0}};
-    const char *out = NULL;
+    const char *out = NULL, *which_text = "G_ema";
     sg2_import_which which = SG2_IMPORT_G_EMA;
     gan_error err = {{0}};
-    int c, rc = 0;
-    opterr = 0;
-    while (rc == 0 && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'o': out = optarg; break;
-        case 'w': rc = sg2_import_which_parse(optarg, &which, &err); break;
-        case 'h': usage(stdout); return 0;
-        default: rc = gan_fail(&err, "unknown or incomplete option '%s' (see dne import --help)", argv[optind - 1]);
-        }
-    }
-    if (rc == 0 && optind != argc - 1) rc = gan_fail(&err, "give exactly one snapshot file");
-    if (rc == 0 && !out) rc = gan_fail(&err, "--out is required");
+    int rc = dne_parse_file_command(argc, argv, "import", usage, &out, &which_text, &err);
+    if (rc == 1) return 0;
+    if (rc == 0) rc = sg2_import_which_parse(which_text, &which, &err);
     if (rc != 0) return dne_error("import", DNE_EXIT_USAGE, &err);
 
     gan_ctx *ctx = gan_ctx_new((gan_device){GAN_DEVICE_CPU, 0}, 1, &err);

@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
-  clang                                    # libFuzzer targets (tests/fuzz)
+  clang libclang-rt-14-dev                 # libFuzzer targets (tests/fuzz): the compiler and its fuzzer/sanitizer runtimes
   libopenblas-openmp-dev libopenblas-dev   # CPU GEMM (the OpenMP build shares our thread pool)
   libpng-dev libjpeg62-turbo-dev libwebp-dev libgif-dev  # image formats
   libcjson-dev                             # JSON (configs, safetensors headers)
@@ -16,7 +16,7 @@ packages=(
   python3-torch python3-numpy              # tools/reference: fixtures, converters, benchmark baseline
   python3-pil python3-scipy                # tools/reference/swd.py: image decoding, the pyramid check
   chromium                                 # the page's browser test (tests/browser)
-  wrk nginx-light                          # bench/serve
+  wrk nginx-light curl                     # bench/serve; curl in tests/cli/default_model.sh
 )
 # Node.js and npm: the machine's own when present (NodeSource's nodejs bundles
 # npm and conflicts with Debian's npm package), Debian's otherwise.

@@ -15,6 +15,7 @@
 #include "tests/fixture_util.h"
 #include "tests/test.h"
 #include "tests/test_context.h"
+#include "train/run.h"
 #include "train/trainer.h"
 
 #define FIXTURE "tests/fixtures/train_step.safetensors"
@@ -203,7 +204,24 @@ static void run_step(context *c, const char *opts) {
     sg2_free(ctx, G), sg2_free(ctx, G_ema), sg2d_free(ctx, D);
 }
 
+/* train.py's rule: --batch changes the batch, not the gamma or EMA that the
+ * config derives from its own batch (small: 16, so gamma 0.0002 * 64^2 / 16;
+ * auto at 64 px: 32, so EMA 10 kimg). */
+static void check_batch_override(void) {
+    train_options o;
+    sg2_config g;
+    int group;
+    gan_error err = {{0}};
+    CHECK_OK(train_config_preset("small", 64, 8, -1, &o, &g, &group, &err), &err);
+    CHECKF(o.batch == 8 && fabsf(o.gamma - 0.0512f) < 1e-7f && o.ema_kimg == 5 && group == 4,
+           "small --batch 8: batch %d gamma %g ema %g group %d", o.batch, o.gamma, o.ema_kimg, group);
+    CHECK_OK(train_config_preset("auto", 64, 8, 0.5, &o, &g, &group, &err), &err);
+    CHECKF(o.batch == 8 && o.gamma == 0.5f && o.ema_kimg == 10, "auto --batch 8 --gamma 0.5: batch %d gamma %g ema %g",
+           o.batch, o.gamma, o.ema_kimg);
+}
+
 int main(void) {
+    check_batch_override();
     gan_ctx *ctx = test_context();
     if (!ctx) return 1;
     gan_error err = {{0}};

@@ -42,11 +42,13 @@ int train_config_preset(const char *name, int res, int batch, double gamma, trai
         return gan_fail(err, "no training config '%s' (auto, small, tiny, stylegan2, paper256, paper512, paper1024)",
                         name);
     }
-    if (batch > 0) o->batch = batch;
+    /* As train.py: gamma and EMA come from the config's own batch; --batch
+     * changes the batch only. */
     if (strcmp(name, "auto") == 0 || strcmp(name, "small") == 0 || strcmp(name, "tiny") == 0) {
         o->gamma = (float)(0.0002 * res * res / o->batch);
         if (strcmp(name, "auto") == 0) o->ema_kimg = o->batch * 10.0f / 32.0f;
     }
+    if (batch > 0) o->batch = batch;
     if (gamma >= 0) o->gamma = (float)gamma;
     *mbstd_group = group < o->batch ? group : o->batch;
     if (o->batch % *mbstd_group != 0)

@@ -77,4 +77,34 @@ static inline double fixture_compare_grads(gan_ctx *ctx, gan_st_file *f, const g
     return worst;
 }
 
+/* Two safetensors files hold the same tensors: every tensor of `want` is in
+ * `got` under its name with its shape and bit-identical float values, they
+ * hold equally many, and got's "augment_p" metadata equals want's when want
+ * has one. Failures name `what`; returns the number of identical tensors. */
+static inline int fixture_same_tensors(gan_st_file *got, gan_st_file *want, const char *what) {
+    gan_error err = {{0}};
+    CHECKF(gan_st_count(got) == gan_st_count(want), "%s: %d tensors, expected %d", what, gan_st_count(got),
+           gan_st_count(want));
+    int same = 0;
+    for (int i = 0; i < gan_st_count(want); i++) {
+        const gan_st_tensor *w = gan_st_at(want, i), *g = gan_st_find(got, w->name);
+        if (!g || g->numel != w->numel || g->ndim != w->ndim ||
+            memcmp(g->shape, w->shape, (size_t)w->ndim * sizeof *w->shape) != 0) {
+            CHECKF(0, "%s: tensor %s missing or misshapen", what, w->name);
+            continue;
+        }
+        float *a = malloc((size_t)(w->numel + 1) * sizeof *a), *b = malloc((size_t)(w->numel + 1) * sizeof *b);
+        if (a && b && gan_st_read_f32(got, g, a, &err) == 0 && gan_st_read_f32(want, w, b, &err) == 0)
+            same += memcmp(a, b, (size_t)w->numel * sizeof *a) == 0;
+        else
+            CHECKF(0, "%s: reading %s: %s", what, w->name, err.msg);
+        free(a), free(b);
+    }
+    CHECKF(same == gan_st_count(want), "%s: %d of %d tensors identical", what, same, gan_st_count(want));
+    const char *p_got = gan_st_meta(got, "augment_p"), *p_want = gan_st_meta(want, "augment_p");
+    CHECKF(!p_want || (p_got && strcmp(p_got, p_want) == 0), "%s: augment_p %s, expected %s", what,
+           p_got ? p_got : "missing", p_want);
+    return same;
+}
+
 #endif

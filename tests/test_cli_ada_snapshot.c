@@ -20,6 +20,7 @@
 
 #include "gan/io/image.h"
 #include "gan/io/safetensors.h"
+#include "tests/fixture_util.h"
 #include "tests/test.h"
 
 #define DATA "../shared/data/stylegan2_ada_pickles"
@@ -62,8 +63,7 @@ static void generate_and_compare(const char *dir, const char *network, const cha
     compare_image(got, DATA "/G_ema-psi1.0-seed0042.png");
 }
 
-/* Every tensor of `want` is in `got` under the same name with the same
- * shape and the same float values, and neither has others. */
+/* dne's import against PyTorch's reading of the same snapshot. */
 static void compare_tensors(const char *got_path, const char *want_path) {
     gan_st_file *got = NULL, *want = NULL;
     gan_error err;
@@ -72,29 +72,10 @@ static void compare_tensors(const char *got_path, const char *want_path) {
         gan_st_close(got);
         return;
     }
-    CHECKF(gan_st_count(got) == gan_st_count(want), "%d tensors imported, %d in the PyTorch reading",
-           gan_st_count(got), gan_st_count(want));
-    int differing = 0;
-    for (int i = 0; i < gan_st_count(want); i++) {
-        const gan_st_tensor *w = gan_st_at(want, i), *g = gan_st_find(got, w->name);
-        if (!g || g->numel != w->numel || g->ndim != w->ndim ||
-            memcmp(g->shape, w->shape, (size_t)w->ndim * sizeof *w->shape) != 0) {
-            CHECKF(0, "tensor %s missing or misshapen in %s", w->name, got_path);
-            continue;
-        }
-        float *a = malloc((size_t)(w->numel + 1) * sizeof *a), *b = malloc((size_t)(w->numel + 1) * sizeof *b);
-        if (a && b && gan_st_read_f32(got, g, a, &err) == 0 && gan_st_read_f32(want, w, b, &err) == 0)
-            differing += memcmp(a, b, (size_t)w->numel * sizeof *a) != 0;
-        else
-            CHECKF(0, "reading %s: %s", w->name, err.msg);
-        free(a), free(b);
-    }
-    CHECKF(differing == 0, "%d tensors differ from the PyTorch reading", differing);
-    const char *p_got = gan_st_meta(got, "augment_p"), *p_want = gan_st_meta(want, "augment_p");
-    CHECKF(!p_want || (p_got && strcmp(p_got, p_want) == 0), "augment_p %s, PyTorch reads %s", p_got ? p_got : "-",
-           p_want);
-    printf("  %s: %d tensors bit-identical to PyTorch's reading%s%s\n", got_path, gan_st_count(want),
-           p_want ? ", augment_p " : "", p_want ? p_want : "");
+    int same = fixture_same_tensors(got, want, got_path);
+    const char *p = gan_st_meta(want, "augment_p");
+    printf("  %s: %d tensors bit-identical to PyTorch's reading%s%s\n", got_path, same, p ? ", augment_p " : "",
+           p ? p : "");
     gan_st_close(got);
     gan_st_close(want);
 }

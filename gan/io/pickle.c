@@ -185,18 +185,21 @@ static int push_tuple(reader *r, size_t first) {
     return t && move_items(r, t, first) == 0 ? push(r, t) : -1;
 }
 
+static int append_pair(gan_pk_value *dict, gan_pk_value *key, gan_pk_value *value) {
+    if (grow((void **)&dict->items, &dict->cap, 2 * dict->count + 2, sizeof *dict->items) != 0) return -1;
+    dict->items[2 * dict->count] = key;
+    dict->items[2 * dict->count + 1] = value;
+    dict->count++;
+    return 0;
+}
+
 /* Moves stack items [first, depth) into a dict as key/value pairs (count
  * counts pairs). */
 static int add_pairs(reader *r, gan_pk_value *dict, size_t first) {
     gan_pk *pk = r->pk;
     if ((pk->depth - first) % 2 != 0) return fail(r, "odd number of items for a dict");
-    for (size_t i = first; i < pk->depth; i += 2) {
-        if (grow((void **)&dict->items, &dict->cap, 2 * dict->count + 2, sizeof *dict->items) != 0)
-            return fail(r, "out of memory");
-        dict->items[2 * dict->count] = pk->stack[i];
-        dict->items[2 * dict->count + 1] = pk->stack[i + 1];
-        dict->count++;
-    }
+    for (size_t i = first; i < pk->depth; i += 2)
+        if (append_pair(dict, pk->stack[i], pk->stack[i + 1]) != 0) return fail(r, "out of memory");
     pk->depth = first;
     return 0;
 }
@@ -286,13 +289,8 @@ static int op_build(reader *r) {
         return 0;
     }
     if (obj->kind == GAN_PK_DICT && state->kind == GAN_PK_DICT) {
-        for (size_t i = 0; i < state->count; i++) {
-            if (grow((void **)&obj->items, &obj->cap, 2 * obj->count + 2, sizeof *obj->items) != 0)
-                return fail(r, "out of memory");
-            obj->items[2 * obj->count] = state->items[2 * i];
-            obj->items[2 * obj->count + 1] = state->items[2 * i + 1];
-            obj->count++;
-        }
+        for (size_t i = 0; i < state->count; i++)
+            if (append_pair(obj, state->items[2 * i], state->items[2 * i + 1]) != 0) return fail(r, "out of memory");
         return 0;
     }
     return fail(r, "BUILD on a value that takes no state");
@@ -377,33 +375,38 @@ static int op_mark(reader *r) {
     return 0;
 }
 
+/* The items an APPEND(S), ADDITEMS or SETITEM(S) adds: those above the last
+ * mark when marked, else the top `group` values; [*first, depth). The
+ * container they go into is the value just below them. */
+static gan_pk_value *container_below(reader *r, int marked, size_t group, const char *noun, size_t *first) {
+    gan_pk *pk = r->pk;
+    if (marked) {
+        if (pop_mark(r, first) != 0) return NULL;
+    } else {
+        if (pk->depth < floor_of(pk) + group) return fail(r, "stack underflow"), NULL;
+        *first = pk->depth - group;
+    }
+    if (*first == 0 || *first <= floor_of(pk)) {
+        char what[64];
+        snprintf(what, sizeof what, "no %s below the items", noun);
+        return fail(r, what), NULL;
+    }
+    return pk->stack[*first - 1];
+}
+
 /* APPEND, APPENDS, ADDITEMS: items into the list (or set) below them. */
 static int op_appends(reader *r, int marked) {
-    gan_pk *pk = r->pk;
     size_t first = 0;
-    if (marked) {
-        if (pop_mark(r, &first) != 0) return -1;
-    } else {
-        first = pk->depth - 1;
-        if (pk->depth <= floor_of(pk)) return fail(r, "stack underflow");
-    }
-    if (first == 0 || first <= floor_of(pk)) return fail(r, "no list below the items");
-    gan_pk_value *list = pk->stack[first - 1];
+    gan_pk_value *list = container_below(r, marked, 1, "list", &first);
+    if (!list) return -1;
     if (list->kind != GAN_PK_LIST) return fail(r, "appending to something that is not a list or set");
     return move_items(r, list, first);
 }
 
 static int op_setitems(reader *r, int marked) {
-    gan_pk *pk = r->pk;
     size_t first = 0;
-    if (marked) {
-        if (pop_mark(r, &first) != 0) return -1;
-    } else {
-        if (pk->depth < floor_of(pk) + 2) return fail(r, "stack underflow");
-        first = pk->depth - 2;
-    }
-    if (first == 0 || first <= floor_of(pk)) return fail(r, "no dict below the items");
-    gan_pk_value *dict = pk->stack[first - 1];
+    gan_pk_value *dict = container_below(r, marked, 2, "dict", &first);
+    if (!dict) return -1;
     if (dict->kind != GAN_PK_DICT) return fail(r, "setting items of something that is not a dict");
     return add_pairs(r, dict, first);
 }

@@ -30,6 +30,7 @@ static double time_steps(gan_ctx *ctx, trainer *t, const gan_tensor *reals, int6
         if (draws_make(ctx, t->G, &t->opt, 1, step, &draws, &storage) != 0) break;
         double start = gan_seconds();
         int rc = trainer_step(ctx, t, reals, &draws, &st);
+        if (rc == 0) rc = gan_ctx_sync(ctx);
         double seconds = gan_seconds() - start;
         draws_free(ctx, &storage);
         if (rc != 0) break;
@@ -43,9 +44,9 @@ static double time_steps(gan_ctx *ctx, trainer *t, const gan_tensor *reals, int6
     return median;
 }
 
-static int bench(int res, const char *cfg, int batch, int threads, int reps, int profile) {
+static int bench(int res, const char *cfg, int batch, int threads, int reps, int profile, gan_device device) {
     gan_error err = {{0}};
-    gan_ctx *ctx = gan_ctx_new((gan_device){GAN_DEVICE_CPU, 0}, threads, &err);
+    gan_ctx *ctx = gan_ctx_new(device, threads, &err);
     train_options o;
     sg2_config gcfg;
     int group;
@@ -92,7 +93,7 @@ static int bench(int res, const char *cfg, int batch, int threads, int reps, int
 
 int main(int argc, char **argv) {
     gan_blas_select_kernels(argv);
-    const char *resolutions = "64,128", *cfg = "small";
+    const char *resolutions = "64,128", *cfg = "small", *device_text = "cpu";
     int batch = 8, threads = 2, reps = 3, profile = 0;
     for (int i = 1; i < argc; i += 2) {
         if (strcmp(argv[i], "--profile") == 0) {
@@ -108,16 +109,20 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--batch") == 0) batch = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--threads") == 0) threads = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--reps") == 0) reps = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--device") == 0) device_text = argv[i + 1];
         else {
             fprintf(stderr, "usage: bench_train [--resolutions 64,128] [--cfg small] [--batch 8] [--threads 2] [--reps 3] "
-                            "[--profile]\n");
+                            "[--device cpu|cuda] [--profile]\n");
             return 2;
         }
     }
     if (batch < 1 || threads < 1 || reps < 1) return fprintf(stderr, "bench_train: bad numbers\n"), 2;
+    gan_device device;
+    gan_error err = {{0}};
+    if (gan_device_parse(device_text, &device, &err) != 0) return fprintf(stderr, "bench_train: %s\n", err.msg), 2;
     char *list = strdup(resolutions);
     int rc = 0;
-    for (char *tok = strtok(list, ","); tok && rc == 0; tok = strtok(NULL, ",")) rc = bench(atoi(tok), cfg, batch, threads, reps, profile);
+    for (char *tok = strtok(list, ","); tok && rc == 0; tok = strtok(NULL, ",")) rc = bench(atoi(tok), cfg, batch, threads, reps, profile, device);
     free(list);
     return rc;
 }

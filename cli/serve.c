@@ -18,7 +18,7 @@
 #include "serve/http.h"
 
 typedef struct serve_options {
-    const char *network, *pool_dir, *listen, *web_dir, *export_dir, *trunc;
+    const char *network, *pool_dir, *listen, *web_dir, *export_dir, *trunc, *device_text;
     long pool_size, workers, threads, http_threads, cache_size, queue, memory_mb, class_index, timeout;
     float refresh_per_min, quality;
     char default_network[4096]; /* the bundled model, when --network is not given */
@@ -36,6 +36,7 @@ static void usage(FILE *out) {
             "  --listen HOST:PORT     address to serve on (default 127.0.0.1:8080; port 0: any free port)\n"
             "  --workers N            rendering threads (default 1)\n"
             "  --threads N            CPU threads per rendering thread (default: all cores / workers)\n"
+            "  --device DEV           cpu (default), cuda or cuda:N: where faces are rendered\n"
             "  --http-threads N       threads answering requests (default 4)\n"
             "  --cache-size N         faces kept from /api/face requests (default 500)\n"
             "  --queue N              /api/face renders that may wait at once (default 4)\n"
@@ -89,11 +90,12 @@ static int parse_options(int argc, char **argv, serve_options *o, gan_error *err
         {"cache-size", required_argument, 0, 'c'}, {"queue", required_argument, 0, 'Q'},
         {"memory-mb", required_argument, 0, 'm'}, {"timeout", required_argument, 0, 'T'},
         {"class", required_argument, 0, 'k'},     {"web", required_argument, 0, 'W'},
-        {"export", required_argument, 0, 'e'},    {"help", no_argument, 0, 'h'},
+        {"export", required_argument, 0, 'e'},    {"device", required_argument, 0, 'D'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     *o = (serve_options){.pool_dir = "dne-pool", .listen = "127.0.0.1:8080", .trunc = "0.6-0.9", .pool_size = 2000,
                          .workers = 1, .http_threads = 4, .cache_size = 500, .queue = 4, .memory_mb = 256,
-                         .class_index = 0, .timeout = 10, .refresh_per_min = 6, .quality = 90};
+                         .class_index = 0, .timeout = 10, .refresh_per_min = 6, .quality = 90, .device_text = "cpu"};
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -116,6 +118,7 @@ static int parse_options(int argc, char **argv, serve_options *o, gan_error *err
         case 'k': rc = dne_parse_long(optarg, "--class", 0, 1 << 20, &o->class_index, err); break;
         case 'W': o->web_dir = optarg; break;
         case 'e': o->export_dir = optarg; break;
+        case 'D': o->device_text = optarg; break;
         case 'h': usage(stdout); exit(0);
         default: return gan_fail(err, "unknown or incomplete option '%s' (see dne serve --help)", argv[optind - 1]);
         }
@@ -151,7 +154,7 @@ static int open_site(const serve_options *o, const serve_config *cfg, site *s, g
     uint64_t fingerprint;
     char cache_dir[4096];
     snprintf(cache_dir, sizeof cache_dir, "%s/on-demand", o->pool_dir);
-    s->ctx = gan_ctx_new((gan_device){GAN_DEVICE_CPU, 0}, cfg->threads_per_worker, err);
+    s->ctx = gan_ctx_new(cfg->device, cfg->threads_per_worker, err);
     if (!s->ctx || !(s->g = sg2_load(s->ctx, o->network, "", err))) return -1;
     if (s->g->cfg.c_dim > 0 && o->class_index >= s->g->cfg.c_dim)
         return gan_fail(err, "--class %ld out of range: the network has %d classes", o->class_index, s->g->cfg.c_dim);
@@ -230,7 +233,8 @@ int dne_serve(int argc, char **argv) {
     gan_error err = {{0}};
     serve_config cfg = {0};
     if (parse_options(argc, argv, &o, &err) != 0 ||
-        parse_trunc(o.trunc, &cfg.psi_lo_milli, &cfg.psi_hi_milli, &err) != 0)
+        parse_trunc(o.trunc, &cfg.psi_lo_milli, &cfg.psi_hi_milli, &err) != 0 ||
+        gan_device_parse(o.device_text, &cfg.device, &err) != 0)
         return dne_error("serve", DNE_EXIT_USAGE, &err);
     int cores = omp_get_num_procs();
     cfg.workers = (int)o.workers;

@@ -28,7 +28,8 @@ static void usage(FILE *out) {
             "  --metrics LIST  swd (default) or none: measured at every snapshot into metric-swd.jsonl\n"
             "  --metric-data PATH  the real images SWD compares with (default: --data)\n"
             "  --metric-num N  that many reals and as many fakes (default: min(1000, all))\n"
-            "  --threads N     CPU threads (default: all cores)\n");
+            "  --threads N     CPU threads (default: all cores)\n"
+            "  --device DEV    cpu (default), cuda or cuda:N: where the networks train\n");
 }
 
 /* A non-negative number flag into a double (dne_parse_float reads floats). */
@@ -49,7 +50,7 @@ int dne_train(int argc, char **argv) {
         {"resume", required_argument, 0, 'r'}, {"grid", required_argument, 0, 'G'},
         {"threads", required_argument, 0, 'T'}, {"metrics", required_argument, 0, 'M'},
         {"metric-data", required_argument, 0, 'D'}, {"metric-num", required_argument, 0, 'N'},
-        {"help", no_argument, 0, 'h'},
+        {"device", required_argument, 0, 'V'},   {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     run_config rc = {.outdir = "training-runs", .cfg = "auto", .kimg = 25000, .tick_kimg = 4, .snap = 50,
                      .gamma = -1, .grid = 8, .swd = 1};
@@ -79,6 +80,7 @@ int dne_train(int argc, char **argv) {
             break;
         case 'D': rc.metric_data = optarg; break;
         case 'N': status = dne_parse_long(optarg, "--metric-num", 1, 1000000, &v, &err), rc.metric_num = (int)v; break;
+        case 'V': status = gan_device_parse(optarg, &rc.device, &err); break;
         case 'h': usage(stdout); return 0;
         default: status = gan_fail(&err, "unknown or incomplete option '%s' (see dne train --help)", argv[optind - 1]);
         }

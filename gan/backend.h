@@ -23,6 +23,8 @@ struct gan_backend {
     void (*free)(gan_ctx *ctx, void *ptr);
     int (*upload)(gan_ctx *ctx, void *dst, const void *host, size_t bytes);
     int (*download)(gan_ctx *ctx, void *host, const void *src, size_t bytes);
+    /* Waits for queued work (NULL where ops finish before they return). */
+    int (*synchronize)(gan_ctx *ctx);
 
     /* Forward ops (see ops.h for their meaning). */
     int (*linear)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *weight,

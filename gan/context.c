@@ -114,6 +114,11 @@ void gan_ctx_free(gan_ctx *ctx) {
     free(ctx);
 }
 
+int gan_ctx_sync(gan_ctx *ctx) {
+    if (ctx->failed) return -1;
+    return ctx->backend->synchronize ? ctx->backend->synchronize(ctx) : 0;
+}
+
 void *gan_ctx_fail(gan_ctx *ctx, const char *fmt, ...) {
     if (ctx->failed) return NULL;
     va_list ap;

@@ -64,6 +64,11 @@ int gan_ctx_failed(const gan_ctx *ctx);
 /* Moves the context's error into err (returns -1) and clears it. */
 int gan_ctx_take_error(gan_ctx *ctx, gan_error *err);
 
+/* Waits until every op queued on the context's device has finished (ops on
+ * an accelerator return before their kernels end): for timing, and to learn
+ * of a kernel's failure. Returns 0, or -1 with the error in ctx. */
+int gan_ctx_sync(gan_ctx *ctx);
+
 /* Raw device memory from the context's pool (for scratch space in ops). */
 void *gan_ctx_alloc(gan_ctx *ctx, size_t bytes);
 void gan_ctx_release(gan_ctx *ctx, void *ptr, size_t bytes);

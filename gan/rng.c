@@ -16,6 +16,9 @@
 #pragma GCC optimize("fp-contract=off")
 #endif
 
+/* After the pragmas, so that they cover the shared Philox code too. */
+#include "gan/philox.h"
+
 /* ------------------------------------------------------------ MT19937 */
 
 enum { MT_N = 624, MT_M = 397 };
@@ -116,97 +119,33 @@ int64_t gan_randomstate_randint(gan_randomstate *rs, int64_t low, int64_t high) 
 
 /* ------------------------------------------------------------ Philox4x32-10 */
 
-#define PHILOX_M0 0xD2511F53u
-#define PHILOX_M1 0xCD9E8D57u
-#define PHILOX_W0 0x9E3779B9u
-#define PHILOX_W1 0xBB67AE85u
-
-static void philox_round(uint32_t x[4], const uint32_t k[2]) {
-    uint64_t p0 = (uint64_t)PHILOX_M0 * x[0];
-    uint64_t p1 = (uint64_t)PHILOX_M1 * x[2];
-    uint32_t hi0 = (uint32_t)(p0 >> 32), lo0 = (uint32_t)p0;
-    uint32_t hi1 = (uint32_t)(p1 >> 32), lo1 = (uint32_t)p1;
-    uint32_t y1 = x[1], y3 = x[3];
-    x[0] = hi1 ^ y1 ^ k[0];
-    x[1] = lo1;
-    x[2] = hi0 ^ y3 ^ k[1];
-    x[3] = lo0;
-}
-
 void gan_philox4x32(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]) {
-    uint32_t x[4] = {ctr[0], ctr[1], ctr[2], ctr[3]};
-    uint32_t k[2] = {key[0], key[1]};
-    for (int round = 0; round < 10; round++) {
-        if (round > 0) {
-            k[0] += PHILOX_W0;
-            k[1] += PHILOX_W1;
-        }
-        philox_round(x, k);
-    }
-    for (int i = 0; i < 4; i++) out[i] = x[i];
+    for (int i = 0; i < 4; i++) out[i] = ctr[i];
+    gan_philox_rounds(out, key[0], key[1]);
 }
 
-/* The four words of block c of stream seed. */
-static void philox_block(uint64_t seed, uint64_t c, uint32_t out[4]) {
-    const uint32_t ctr[4] = {(uint32_t)c, (uint32_t)(c >> 32), 0u, 0u};
-    const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
-    gan_philox4x32(ctr, key, out);
-}
-
-#define TWO_POW_M32 2.3283064365386963e-10 /* 2^-32 */
-#define TWO_PI 6.283185307179586476925286766559
-
-/* Maps to (0, 1] so that log never sees 0. */
-static double open_unit(uint32_t u) { return ((double)u + 1.0) * TWO_POW_M32; }
-
-static void box_muller(uint32_t ua, uint32_t ub, double z[2]) {
-    double r = sqrt(-2.0 * log(open_unit(ua)));
-    double theta = TWO_PI * open_unit(ub);
-    z[0] = r * cos(theta);
-    z[1] = r * sin(theta);
-}
-
-static void normal_block(uint64_t seed, uint64_t c, double z[4]) {
-    uint32_t u[4];
-    philox_block(seed, c, u);
-    box_muller(u[0], u[1], z);
-    box_muller(u[2], u[3], z + 2);
-}
-
-/* Lane values of u * 2^-32 at or above 1 - 2^-25 would round to 1.0f; they
- * take the largest float below 1 instead so the range stays [0, 1). */
-static void uniform_block(uint64_t seed, uint64_t c, double v[4]) {
-    static const double below_one = 0.99999994039535522; /* 1 - 2^-24 */
-    uint32_t u[4];
-    philox_block(seed, c, u);
-    for (int lane = 0; lane < 4; lane++) {
-        double x = u[lane] * TWO_POW_M32;
-        v[lane] = (float)x < 1.0f ? x : below_one;
-    }
-}
-
-typedef void (*block_fn)(uint64_t seed, uint64_t c, double v[4]);
+typedef double (*lane_fn)(const uint32_t u[4], int lane);
 
 /* Element i is lane (offset + i) % 4 of block (offset + i) / 4; blocks are
  * computed once each, and a partial block at either end costs one block. */
-static void philox_fill(block_fn block, uint64_t seed, uint64_t offset, float *out, size_t n) {
-    double v[4];
-    uint64_t have = UINT64_MAX; /* block in v; no block number reaches it */
+static void philox_fill(lane_fn lane, uint64_t seed, uint64_t offset, float *out, size_t n) {
+    uint32_t u[4];
+    uint64_t have = UINT64_MAX; /* block in u; no block number reaches it */
     for (size_t i = 0; i < n; i++) {
         uint64_t idx = offset + i;
         uint64_t c = idx / 4;
         if (c != have) {
-            block(seed, c, v);
+            gan_philox_block(seed, c, u);
             have = c;
         }
-        out[i] = (float)v[idx % 4];
+        out[i] = (float)lane(u, (int)(idx % 4));
     }
 }
 
 void gan_philox_normal(uint64_t seed, uint64_t offset, float *out, size_t n) {
-    philox_fill(normal_block, seed, offset, out, n);
+    philox_fill(gan_philox_normal_lane, seed, offset, out, n);
 }
 
 void gan_philox_uniform(uint64_t seed, uint64_t offset, float *out, size_t n) {
-    philox_fill(uniform_block, seed, offset, out, n);
+    philox_fill(gan_philox_uniform_lane, seed, offset, out, n);
 }

@@ -199,7 +199,7 @@ serve_daemon *serve_start(const serve_config *cfg, const sg2_generator *g, face_
         worker *w = &d->workers[i];
         w->d = d;
         w->renderer = (face_renderer){.g = g, .quality = cfg->quality, .class_index = cfg->class_index};
-        w->renderer.ctx = gan_ctx_new((gan_device){GAN_DEVICE_CPU, 0}, cfg->threads_per_worker, err);
+        w->renderer.ctx = gan_ctx_new(cfg->device, cfg->threads_per_worker, err);
         if (!w->renderer.ctx || pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             if (w->renderer.ctx) gan_fail(err, "cannot start a render thread");
             serve_stop(d);

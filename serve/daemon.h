@@ -12,6 +12,7 @@
 typedef struct serve_config {
     int workers;            /* rendering threads */
     int threads_per_worker; /* CPU threads of each worker's context */
+    gan_device device;      /* where the workers render (the generator's device) */
     double refresh_per_min; /* pool faces replaced per minute once full */
     int psi_lo_milli, psi_hi_milli; /* random faces draw psi from this range */
     float quality;          /* WebP quality */

@@ -341,7 +341,7 @@ static int start_files(gan_ctx *ctx, const run_config *rc, const loaded_run *run
 }
 
 /* The SWD evaluator with its reals' descriptors, or NULL when off. */
-static gan_swd *swd_for(gan_ctx *ctx, const run_config *rc, const char *data, const sg2_generator *g, gan_error *err) {
+static gan_swd *swd_for(const run_config *rc, const char *data, const sg2_generator *g, gan_error *err) {
     const char *path = rc->metric_data ? rc->metric_data : data;
     gan_dataset *ds = gan_dataset_open(path, err);
     if (!ds) return NULL;
@@ -358,7 +358,7 @@ static gan_swd *swd_for(gan_ctx *ctx, const run_config *rc, const char *data, co
         gan_fail(err, "out of memory");
     else if (gan_dataset_read_many(ds, 0, n, images, err) == 0) {
         gan_swd_params p = GAN_SWD_DEFAULTS;
-        p.threads = ctx->threads;
+        p.threads = rc->threads; /* the host's threads, whatever device trains */
         swd = gan_swd_new(&p, c, r, err);
         if (swd && gan_swd_add_reals(swd, images, n, err) != 0) gan_swd_free(swd), swd = NULL;
     }
@@ -368,7 +368,7 @@ static gan_swd *swd_for(gan_ctx *ctx, const run_config *rc, const char *data, co
 }
 
 int train_run(const run_config *rc, gan_error *err) {
-    gan_ctx *ctx = gan_ctx_new((gan_device){GAN_DEVICE_CPU, 0}, rc->threads, err);
+    gan_ctx *ctx = gan_ctx_new(rc->device, rc->threads, err);
     if (!ctx) return -1;
     loaded_run run = {0};
     run_files f = {{0}, NULL, NULL};
@@ -393,7 +393,7 @@ int train_run(const run_config *rc, gan_error *err) {
         grid_z = grid_latents(ctx, run.G, rc->grid, run.meta.seed);
         if (!smp.perm || !smp.pixels || !grid_z) status = gan_fail(err, "out of memory");
     }
-    if (status == 0 && rc->swd && !(swd = swd_for(ctx, rc, data, run.G, err))) status = -1;
+    if (status == 0 && rc->swd && !(swd = swd_for(rc, data, run.G, err))) status = -1;
     if (status == 0) status = start_files(ctx, rc, &run, ds, &smp, grid_z, &f, err);
     if (status == 0) {
         run_config effective = *rc;

@@ -6,6 +6,7 @@
 #ifndef DNE_TRAIN_RUN_H
 #define DNE_TRAIN_RUN_H
 
+#include "gan/context.h"
 #include "gan/error.h"
 
 typedef struct run_config {
@@ -17,7 +18,8 @@ typedef struct run_config {
     double gamma;     /* negative: the config's */
     unsigned long seed;
     int mirror;
-    int threads;
+    int threads;      /* CPU threads (the CPU context, data loading and SWD) */
+    gan_device device; /* where the networks and the training state live */
     int grid;         /* the fakes grid is grid x grid images */
     int swd;          /* measure SWD at every snapshot (metric-swd.jsonl) */
     const char *metric_data; /* the reals it is measured against (NULL: --data) */

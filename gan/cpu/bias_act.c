@@ -1,5 +1,6 @@
 #include <math.h>
 
+#include "../kernel_math.h"
 #include "cpu.h"
 
 /* One plane of `size` values sharing a bias and a noise plane, in the
@@ -10,20 +11,11 @@
  * y may be x (the in-place op). */
 static inline void bias_act_plane(float *y, const float *x, int64_t size, float b,
                                   const float *restrict noise, float strength, float slope, float gain, float bound) {
-    for (int64_t i = 0; i < size; i++) {
-        float v = (noise ? x[i] + noise[i] * strength : x[i]) + b;
-        v = v > 0 ? v : v * slope;
-        v *= gain;
-        y[i] = v < -bound ? -bound : (v > bound ? bound : v);
-    }
+    for (int64_t i = 0; i < size; i++) y[i] = gan_act_forward((noise ? x[i] + noise[i] * strength : x[i]) + b, slope, gain, bound);
 }
 
 static float negative_slope(const gan_bias_act_args *a) {
-    switch (a->act) {
-    case GAN_ACT_LRELU: return a->alpha;
-    case GAN_ACT_RELU: return 0.0f;
-    default: return 1.0f;
-    }
+    return gan_act_slope(a->act == GAN_ACT_LRELU, a->act == GAN_ACT_RELU, a->alpha);
 }
 
 int cpu_bias_act(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *bias, const gan_tensor *noise,
@@ -55,11 +47,7 @@ int cpu_bias_act_backward(gan_ctx *ctx, gan_tensor *dz, const gan_tensor *dy, co
     float slope = negative_slope(args), gain = args->gain;
     float bound = args->clamp >= 0 ? args->clamp : INFINITY;
 #pragma omp parallel for num_threads(ctx->threads) if (y->numel > CPU_PARALLEL_MIN) schedule(static)
-    for (int64_t i = 0; i < y->numel; i++) {
-        float v = y->data[i], g = dy->data[i] * gain;
-        g = v > 0 ? g : g * slope;
-        dz->data[i] = fabsf(v) < bound ? g : 0.0f;
-    }
+    for (int64_t i = 0; i < y->numel; i++) dz->data[i] = gan_act_backward(dy->data[i], y->data[i], slope, gain, bound);
     return 0;
 }
 
@@ -113,11 +101,8 @@ int cpu_bias_act_frozen(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const 
         const float *z = noise ? noise->data + (per_sample_noise ? p / c * plane : 0) : NULL;
         const float *in = x->data + p * plane, *m = mask_y->data + p * plane;
         float *out = y->data + p * plane;
-        for (int64_t i = 0; i < plane; i++) {
-            float v = (z ? in[i] + z[i] * strength : in[i]) + b;
-            v = (m[i] > 0 ? v : v * slope) * args->gain;
-            out[i] = fabsf(m[i]) < bound ? v : m[i];
-        }
+        for (int64_t i = 0; i < plane; i++)
+            out[i] = gan_act_frozen((z ? in[i] + z[i] * strength : in[i]) + b, m[i], slope, args->gain, bound);
     }
     return 0;
 }

@@ -1,17 +1,12 @@
 #include <math.h>
 
+#include "../kernel_math.h"
 #include "cpu.h"
 
 int cpu_add(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *b) {
 #pragma omp parallel for num_threads(ctx->threads) if (y->numel > CPU_PARALLEL_MIN) schedule(static)
     for (int64_t i = 0; i < y->numel; i++) y->data[i] = a->data[i] + b->data[i];
     return 0;
-}
-
-/* torch.lerp's formula, which switches form at weight 0.5 to stay exact at
- * both ends; copying it keeps truncated w vectors bit-identical. */
-static inline float lerp(float start, float end, float weight) {
-    return fabsf(weight) < 0.5f ? start + weight * (end - start) : end - (end - start) * (1.0f - weight);
 }
 
 int cpu_truncate(gan_ctx *ctx, gan_tensor *y, const gan_tensor *ws, const gan_tensor *w_avg, float psi, int cutoff) {
@@ -22,7 +17,7 @@ int cpu_truncate(gan_ctx *ctx, gan_tensor *y, const gan_tensor *ws, const gan_te
         for (int64_t l = 0; l < layers; l++) {
             const float *src = ws->data + (i * layers + l) * dim;
             float *dst = y->data + (i * layers + l) * dim;
-            for (int64_t d = 0; d < dim; d++) dst[d] = l < cutoff ? lerp(w_avg->data[d], src[d], psi) : src[d];
+            for (int64_t d = 0; d < dim; d++) dst[d] = l < cutoff ? gan_lerp(w_avg->data[d], src[d], psi) : src[d];
         }
     return 0;
 }
@@ -38,20 +33,16 @@ int cpu_adam(gan_ctx *ctx, gan_tensor *param, const gan_tensor *grad, gan_tensor
              const gan_adam_args *a) {
     float step_size = a->lr / a->bias_correction1, denom_scale = sqrtf(a->bias_correction2);
 #pragma omp parallel for num_threads(ctx->threads) if (param->numel > CPU_PARALLEL_MIN) schedule(static)
-    for (int64_t i = 0; i < param->numel; i++) {
-        float g = grad->data[i];
-        m->data[i] = m->data[i] * a->beta1 + g * (1.0f - a->beta1);
-        v->data[i] = v->data[i] * a->beta2 + g * g * (1.0f - a->beta2);
-        float denom = sqrtf(v->data[i]) / denom_scale + a->eps;
-        param->data[i] += -step_size * (m->data[i] / denom);
-    }
+    for (int64_t i = 0; i < param->numel; i++)
+        gan_adam_element(&param->data[i], grad->data[i], &m->data[i], &v->data[i], a->beta1, a->beta2, a->eps,
+                         step_size, denom_scale);
     return 0;
 }
 
 /* ema <- lerp(x, ema, beta) with torch.lerp's formula. */
 int cpu_lerp_into(gan_ctx *ctx, gan_tensor *ema, const gan_tensor *x, float beta) {
 #pragma omp parallel for num_threads(ctx->threads) if (ema->numel > CPU_PARALLEL_MIN) schedule(static)
-    for (int64_t i = 0; i < ema->numel; i++) ema->data[i] = lerp(x->data[i], ema->data[i], beta);
+    for (int64_t i = 0; i < ema->numel; i++) ema->data[i] = gan_lerp(x->data[i], ema->data[i], beta);
     return 0;
 }
 

@@ -32,9 +32,10 @@
             return gan_ctx_fail((ctx), "op %s is not implemented on the %s backend", #fn, \
                                 (ctx)->backend->name);                                 \
         }                                                                              \
-        double op_start_ = (ctx)->profiling ? gan_seconds() : 0;                       \
+        double op_start_ = (ctx)->profiling ? (gan_ctx_sync(ctx), gan_seconds()) : 0;  \
         int op_rc_ = (ctx)->backend->fn((ctx), (y), __VA_ARGS__);                      \
-        if ((ctx)->profiling) gan_ctx_profile_add((ctx), #fn, gan_seconds() - op_start_); \
+        if ((ctx)->profiling && gan_ctx_sync(ctx) == 0)                                \
+            gan_ctx_profile_add((ctx), #fn, gan_seconds() - op_start_);                \
         if (op_rc_ != 0) {                                                             \
             gan_tensor_free((ctx), (y));                                               \
             if (!(ctx)->failed) gan_ctx_fail((ctx), "op %s failed", #fn);              \

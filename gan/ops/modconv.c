@@ -68,11 +68,11 @@ int gan_modconv_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *x
         if (dweight) out[1] = gan_tensor_new(ctx, weight->ndim, weight->shape);
         if (dstyles) out[2] = gan_tensor_new(ctx, styles->ndim, styles->shape);
     }
-    double start = ctx->profiling ? gan_seconds() : 0;
+    double start = ctx->profiling ? (gan_ctx_sync(ctx), gan_seconds()) : 0;
     if (!ctx->failed && ctx->backend->modconv_backward(ctx, out[0], out[1], out[2], dy, x, weight, styles, &args) != 0 &&
         !ctx->failed)
         gan_ctx_fail(ctx, "op modconv_backward failed");
-    if (ctx->profiling) gan_ctx_profile_add(ctx, "modconv_backward", gan_seconds() - start);
+    if (ctx->profiling && gan_ctx_sync(ctx) == 0) gan_ctx_profile_add(ctx, "modconv_backward", gan_seconds() - start);
     if (ctx->failed) {
         for (int i = 0; i < 3; i++) gan_tensor_free(ctx, out[i]);
         return -1;

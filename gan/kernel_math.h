@@ -1,0 +1,61 @@
+/* Per-element arithmetic shared by the CPU kernels (gan/cpu/) and the CUDA
+ * kernels (gan/cuda/): one definition of each formula, so that the backends
+ * round the same way and the CPU tests check the code the GPU runs. */
+#ifndef GAN_KERNEL_MATH_H
+#define GAN_KERNEL_MATH_H
+
+#include <math.h>
+
+#ifdef __CUDACC__
+#define GAN_HD __host__ __device__ __forceinline__
+#else
+#define GAN_HD static inline
+#endif
+
+/* torch.lerp's formula, which switches form at weight 0.5 to stay exact at
+ * both ends; copying it keeps truncated w vectors and the EMA bit-identical
+ * to the reference's. */
+GAN_HD float gan_lerp(float start, float end, float weight) {
+    return (weight < 0.5f && weight > -0.5f) ? start + weight * (end - start) : end - (end - start) * (1.0f - weight);
+}
+
+/* The slope of an activation for negative inputs: leaky ReLU's alpha, 0 for
+ * ReLU, 1 for linear, so that one branch-free formula serves all three. */
+GAN_HD float gan_act_slope(int is_lrelu, int is_relu, float alpha) {
+    return is_lrelu ? alpha : (is_relu ? 0.0f : 1.0f);
+}
+
+/* bias_act after the sum z = x + noise * strength + bias: activation, gain,
+ * then the clamp to [-bound, bound] (bound infinite when off). */
+GAN_HD float gan_act_forward(float z, float slope, float gain, float bound) {
+    float v = z > 0 ? z : z * slope;
+    v *= gain;
+    return v < -bound ? -bound : (v > bound ? bound : v);
+}
+
+/* The gradient at z from the output y alone, as the reference does: y > 0
+ * exactly where z was, and outputs at the clamp bound pass no gradient. */
+GAN_HD float gan_act_backward(float dy, float y, float slope, float gain, float bound) {
+    float g = dy * gain;
+    g = y > 0 ? g : g * slope;
+    return (y < bound && y > -bound) ? g : 0.0f;
+}
+
+/* bias_act linearised at an earlier output m: m's sign picks the slope, and
+ * where m sat at the clamp bound the output stays m. */
+GAN_HD float gan_act_frozen(float z, float m, float slope, float gain, float bound) {
+    float v = (m > 0 ? z : z * slope) * gain;
+    return (m < bound && m > -bound) ? v : m;
+}
+
+/* torch.optim.Adam's update of one element, in torch's order of operations;
+ * step_size = lr / bias_correction1, denom_scale = sqrt(bias_correction2). */
+GAN_HD void gan_adam_element(float *param, float g, float *m, float *v, float beta1, float beta2, float eps,
+                             float step_size, float denom_scale) {
+    *m = *m * beta1 + g * (1.0f - beta1);
+    *v = *v * beta2 + g * g * (1.0f - beta2);
+    float denom = sqrtf(*v) / denom_scale + eps;
+    *param += -step_size * (*m / denom);
+}
+
+#endif

@@ -236,8 +236,10 @@ int dne_generate(int argc, char **argv) {
     gan_device device;
     if (parse_options(argc, argv, &o, &err) != 0 ||
         (o.seeds_text && dne_parse_seeds(o.seeds_text, &seeds, &count, MAX_SEEDS, &err) != 0) ||
-        gan_device_parse(o.device_text, &device, &err) != 0)
+        gan_device_parse(o.device_text, &device, &err) != 0) {
+        free(seeds);
         return dne_error("generate", DNE_EXIT_USAGE, &err);
+    }
     int status = DNE_EXIT_USAGE;
     gan_ctx *ctx = gan_ctx_new(device, (int)o.threads, &err);
     sg2_generator *g = ctx ? sg2_load(ctx, o.network, "", &err) : NULL;

@@ -20,7 +20,7 @@ static float negative_slope(const gan_bias_act_args *a) {
 
 int cpu_bias_act(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *bias, const gan_tensor *noise,
                  const gan_tensor *noise_strength, const gan_bias_act_args *args) {
-    int64_t n = x->shape[0], c = x->shape[1], plane = x->numel / (n * c);
+    int64_t n = x->shape[0], c = x->shape[1], plane = n * c > 0 ? x->numel / (n * c) : 0;
     float strength = noise ? noise_strength->data[0] : 0.0f, slope = negative_slope(args);
     float bound = args->clamp >= 0 ? args->clamp : INFINITY;
     int per_sample_noise = noise && noise->ndim == 4;
@@ -54,7 +54,7 @@ int cpu_bias_act_backward(gan_ctx *ctx, gan_tensor *dz, const gan_tensor *dy, co
 /* y[c] = scale * sum of x[n, c, ...] over n and the trailing dimensions: the
  * gradient of a per-channel bias. */
 int cpu_sum_channels(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, float scale) {
-    int64_t n = x->shape[0], c = x->shape[1], plane = x->numel / (n * c);
+    int64_t n = x->shape[0], c = x->shape[1], plane = n * c > 0 ? x->numel / (n * c) : 0;
 #pragma omp parallel for num_threads(ctx->threads) if (x->numel > CPU_PARALLEL_MIN) schedule(static)
     for (int64_t ch = 0; ch < c; ch++) {
         double sum = 0;
@@ -91,7 +91,7 @@ int cpu_noise_strength_grad(gan_ctx *ctx, gan_tensor *y, const gan_tensor *dz, c
 int cpu_bias_act_frozen(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *bias,
                         const gan_tensor *noise, const gan_tensor *noise_strength, const gan_bias_act_args *args,
                         const gan_tensor *mask_y) {
-    int64_t n = x->shape[0], c = x->shape[1], plane = x->numel / (n * c);
+    int64_t n = x->shape[0], c = x->shape[1], plane = n * c > 0 ? x->numel / (n * c) : 0;
     float strength = noise ? noise_strength->data[0] : 0.0f, slope = negative_slope(args);
     float bound = args->clamp >= 0 ? args->clamp : INFINITY;
     int per_sample_noise = noise && noise->ndim == 4;

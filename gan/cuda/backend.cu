@@ -24,6 +24,7 @@ int cublas_check(gan_ctx *ctx, cublasStatus_t rc, const char *what) {
  * each keeps its own transpose flag. */
 int cuda_gemm(gan_ctx *ctx, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a, int lda,
               const float *b, int ldb, float beta, float *c, int ldc) {
+    cuda_stream(ctx); /* selects the device */
     return cublas_check(ctx,
                         cublasSgemm(cuda_state_of(ctx)->blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
                                     trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b, ldb, a, lda, &beta, c, ldc),
@@ -33,6 +34,7 @@ int cuda_gemm(gan_ctx *ctx, bool trans_a, bool trans_b, int m, int n, int k, flo
 int cuda_gemm_batched(gan_ctx *ctx, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
                       int lda, long long stride_a, const float *b, int ldb, long long stride_b, float beta, float *c,
                       int ldc, long long stride_c, int batch) {
+    cuda_stream(ctx);
     return cublas_check(ctx,
                         cublasSgemmStridedBatched(cuda_state_of(ctx)->blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
                                                   trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b, ldb,

@@ -87,6 +87,7 @@ unsigned grid_of(int64_t count) { return static_cast<unsigned>(count); }
 
 int cuda_bias_act(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *bias, const gan_tensor *noise,
                   const gan_tensor *noise_strength, const gan_bias_act_args *args) {
+    if (x->numel == 0) return 0;
     bias_act_kernel<<<cuda_blocks(x->numel), CUDA_THREADS, 0, cuda_stream(ctx)>>>(
         y->data, x->data, bias_noise_of(x, bias, noise, noise_strength), act_params_of(args), x->numel);
     return cuda_launched(ctx, "bias_act");
@@ -95,6 +96,7 @@ int cuda_bias_act(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_te
 int cuda_bias_act_frozen(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *bias,
                          const gan_tensor *noise, const gan_tensor *noise_strength, const gan_bias_act_args *args,
                          const gan_tensor *mask_y) {
+    if (x->numel == 0) return 0;
     bias_act_frozen_kernel<<<cuda_blocks(x->numel), CUDA_THREADS, 0, cuda_stream(ctx)>>>(
         y->data, x->data, bias_noise_of(x, bias, noise, noise_strength), act_params_of(args), mask_y->data, x->numel);
     return cuda_launched(ctx, "bias_act_frozen");
@@ -109,6 +111,8 @@ int cuda_bias_act_backward(gan_ctx *ctx, gan_tensor *dz, const gan_tensor *dy, c
 
 int cuda_sum_channels(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, float scale) {
     int64_t n = x->shape[0], c = x->shape[1];
+    if (c == 0) return 0;
+    if (x->numel == 0) return cuda_fill(ctx, y->data, c, 0.0f);
     sum_channels_kernel<<<grid_of(c), CUDA_THREADS, 0, cuda_stream(ctx)>>>(y->data, x->data, n, c,
                                                                             x->numel / (n * c), scale);
     return cuda_launched(ctx, "sum_channels");
@@ -116,6 +120,7 @@ int cuda_sum_channels(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, float sc
 
 int cuda_noise_strength_grad(gan_ctx *ctx, gan_tensor *y, const gan_tensor *dz, const gan_tensor *noise) {
     int64_t n = dz->shape[0], c = dz->shape[1], plane = dz->shape[2] * dz->shape[3];
+    if (n * c == 0) return cuda_fill(ctx, y->data, 1, 0.0f);
     cuda_scratch total(ctx, 2); /* one double */
     if (!total.ptr) return gan_ctx_fail(ctx, "noise_strength_grad: out of GPU memory"), -1;
     auto *sum = reinterpret_cast<double *>(total.ptr);

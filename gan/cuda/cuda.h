@@ -23,7 +23,14 @@ struct cuda_state {
 };
 
 inline cuda_state *cuda_state_of(gan_ctx *ctx) { return static_cast<cuda_state *>(ctx->backend_state); }
-inline cudaStream_t cuda_stream(gan_ctx *ctx) { return cuda_state_of(ctx)->stream; }
+/* The context's stream, its device made current first: a thread may drive
+ * contexts on several GPUs, and launches go to the current device. Setting
+ * the device that is already current costs next to nothing. */
+inline cudaStream_t cuda_stream(gan_ctx *ctx) {
+    cuda_state *state = cuda_state_of(ctx);
+    cudaSetDevice(state->device);
+    return state->stream;
+}
 
 /* Record a failed CUDA or cuBLAS call in the context; return 0 or -1. */
 int cuda_check(gan_ctx *ctx, cudaError_t rc, const char *what);

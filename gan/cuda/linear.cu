@@ -59,12 +59,14 @@ int cuda_linear_backward_weight(gan_ctx *ctx, gan_tensor *dweight, const gan_ten
 }
 
 int cuda_normalize_2nd_moment(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x) {
+    if (x->numel == 0) return 0; /* no rows: a grid of 0 blocks is an invalid launch */
     normalize_2nd_moment_kernel<<<(unsigned)x->shape[0], CUDA_THREADS, 0, cuda_stream(ctx)>>>(y->data, x->data,
                                                                                                 x->shape[1]);
     return cuda_launched(ctx, "normalize_2nd_moment");
 }
 
 int cuda_normalize_2nd_moment_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *x) {
+    if (x->numel == 0) return 0;
     normalize_2nd_moment_backward_kernel<<<(unsigned)x->shape[0], CUDA_THREADS, 0, cuda_stream(ctx)>>>(
         dx->data, dy->data, x->data, x->shape[1]);
     return cuda_launched(ctx, "normalize_2nd_moment_backward");

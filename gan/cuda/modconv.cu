@@ -422,7 +422,12 @@ int cuda_modconv(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_ten
 int cuda_modconv_backward(gan_ctx *ctx, gan_tensor *dx, gan_tensor *dweight, gan_tensor *dstyles,
                           const gan_tensor *dy, const gan_tensor *x, const gan_tensor *weight,
                           const gan_tensor *styles, const gan_modconv_args *args) {
-    if ((!dx && !dweight && !dstyles) || dy->numel == 0) return 0;
+    if (dy->numel == 0) { /* empty sums: the gradients are zero */
+        for (gan_tensor *g : {dx, dweight, dstyles})
+            if (g && cuda_fill(ctx, g->data, g->numel, 0.0f) != 0) return -1;
+        return 0;
+    }
+    if (!dx && !dweight && !dstyles) return 0;
     mc_shape m = shape_of(x, weight, args);
     bool demod = args->demodulate != 0;
     wants want = {dweight != nullptr, dx || dstyles, demod && (dweight || dstyles)};

@@ -51,7 +51,9 @@ gan_tensor *gan_mbstd_jvp_backward_x(gan_ctx *ctx, const gan_tensor *dy, const g
     check_mbstd(ctx, x, &args);
     if (ctx->failed) return NULL;
     char a[GAN_SHAPE_STR_LEN], b[GAN_SHAPE_STR_LEN];
-    OP_REQUIRE(ctx, gan_same_shape(x, t) && dy->ndim == 4 && dy->shape[1] == x->shape[1] + args.num_channels,
+    OP_REQUIRE(ctx, gan_same_shape(x, t) && dy->ndim == 4 && dy->shape[0] == x->shape[0] &&
+                        dy->shape[1] == x->shape[1] + args.num_channels && dy->shape[2] == x->shape[2] &&
+                        dy->shape[3] == x->shape[3],
                "mbstd_jvp_backward_x: gradient %s does not match input %s", SHAPE(dy, a), SHAPE(x, b));
     gan_tensor *dx = gan_tensor_new(ctx, x->ndim, x->shape);
     OP_DISPATCH(ctx, dx, mbstd_jvp_backward_x, dy, x, t, &args);

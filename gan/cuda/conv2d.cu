@@ -176,52 +176,65 @@ int cuda_col2im(gan_ctx *ctx, const float *cols, int n, int in, int h, int w, in
 
 /* ------------------------------------------------------------ the ops */
 
+namespace {
+
+/* One chunk of samples [n0, n0 + count): its column matrix cols [kk, width]
+ * and the channel-major buffer chan [O, width], width = count * plane. */
+struct conv_chunk {
+    int n0, count, width;
+    float *cols, *chan;
+};
+
+/* Runs body(chunk) over the batch in chunks whose scratch fits CHUNK_FLOATS;
+ * stops at the first failure. */
+template <typename Body>
+int for_each_chunk(gan_ctx *ctx, const conv_geom &g, const char *op, Body body) {
+    conv_scratch plan = scratch_plan(g);
+    cuda_scratch scratch(ctx, plan.cols_floats + plan.channel_floats);
+    float *cols = scratch_or_fail(ctx, scratch, op);
+    if (!cols) return -1;
+    for (int n0 = 0; n0 < g.n; n0 += plan.per_chunk) {
+        int count = g.n - n0 < plan.per_chunk ? g.n - n0 : plan.per_chunk;
+        conv_chunk c = {n0, count, (int)(count * g.plane), cols, cols + plan.cols_floats};
+        if (body(c) != 0) return -1;
+    }
+    return 0;
+}
+
+int im2col_chunk(gan_ctx *ctx, const conv_geom &g, const float *x, const conv_chunk &c) {
+    col_geom cg = columns_of(g, c.count);
+    return cuda_im2col(ctx, x + c.n0 * g.x_sample, c.count, cg.in, cg.h, cg.w, cg.k, cg.stride, cg.pad, cg.oh, cg.ow,
+                       c.cols);
+}
+
+}  // namespace
+
 int cuda_conv2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *w, const gan_conv2d_args *a) {
     if (y->numel == 0) return 0;
     conv_geom g = geom_of(x, w, a);
-    conv_scratch plan = scratch_plan(g);
-    cuda_scratch scratch(ctx, plan.cols_floats + plan.channel_floats);
-    float *cols = scratch_or_fail(ctx, scratch, "conv2d");
-    if (!cols) return -1;
-    float *yc = cols + plan.cols_floats;
-    for (int n0 = 0; n0 < g.n; n0 += plan.per_chunk) {
-        int count = g.n - n0 < plan.per_chunk ? g.n - n0 : plan.per_chunk;
-        int width = (int)(count * g.plane);
-        col_geom cg = columns_of(g, count);
-        if (cuda_im2col(ctx, x->data + n0 * g.x_sample, count, cg.in, cg.h, cg.w, cg.k, cg.stride, cg.pad, cg.oh,
-                        cg.ow, cols) != 0)
+    return for_each_chunk(ctx, g, "conv2d", [&](const conv_chunk &c) {
+        if (im2col_chunk(ctx, g, x->data, c) != 0 ||
+            cuda_gemm(ctx, false, false, g.out, c.width, g.kk, a->weight_gain, w->data, g.kk, c.cols, c.width, 0.0f,
+                      c.chan, c.width) != 0)
             return -1;
-        if (cuda_gemm(ctx, false, false, g.out, width, g.kk, a->weight_gain, w->data, g.kk, cols, width, 0.0f, yc,
-                      width) != 0)
-            return -1;
-        if (from_channel_major(ctx, y->data + n0 * g.y_sample, yc, count, g.out, g.plane) != 0) return -1;
-    }
-    return 0;
+        return from_channel_major(ctx, y->data + c.n0 * g.y_sample, c.chan, c.count, g.out, g.plane);
+    });
 }
 
 int cuda_conv2d_backward_input(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *w,
                                const gan_conv2d_args *a) {
     if (dx->numel == 0) return 0;
     conv_geom g = geom_of(dx, w, a);
-    conv_scratch plan = scratch_plan(g);
-    cuda_scratch scratch(ctx, plan.cols_floats + plan.channel_floats);
-    float *cols = scratch_or_fail(ctx, scratch, "conv2d_backward_input");
-    if (!cols) return -1;
-    float *dyc = cols + plan.cols_floats;
-    for (int n0 = 0; n0 < g.n; n0 += plan.per_chunk) {
-        int count = g.n - n0 < plan.per_chunk ? g.n - n0 : plan.per_chunk;
-        int width = (int)(count * g.plane);
-        float *dx_chunk = dx->data + n0 * g.x_sample;
-        if (to_channel_major(ctx, dyc, dy->data + n0 * g.y_sample, count, g.out, g.plane) != 0) return -1;
-        if (cuda_gemm(ctx, true, false, g.kk, width, g.out, a->weight_gain, w->data, g.kk, dyc, width, 0.0f, cols,
-                      width) != 0)
+    return for_each_chunk(ctx, g, "conv2d_backward_input", [&](const conv_chunk &c) {
+        float *dx_chunk = dx->data + c.n0 * g.x_sample;
+        col_geom cg = columns_of(g, c.count);
+        if (to_channel_major(ctx, c.chan, dy->data + c.n0 * g.y_sample, c.count, g.out, g.plane) != 0 ||
+            cuda_gemm(ctx, true, false, g.kk, c.width, g.out, a->weight_gain, w->data, g.kk, c.chan, c.width, 0.0f,
+                      c.cols, c.width) != 0 ||
+            cuda_fill(ctx, dx_chunk, c.count * g.x_sample, 0.0f) != 0)
             return -1;
-        if (cuda_fill(ctx, dx_chunk, count * g.x_sample, 0.0f) != 0) return -1;
-        col_geom cg = columns_of(g, count);
-        if (cuda_col2im(ctx, cols, count, cg.in, cg.h, cg.w, cg.k, cg.stride, cg.pad, cg.oh, cg.ow, dx_chunk) != 0)
-            return -1;
-    }
-    return 0;
+        return cuda_col2im(ctx, c.cols, c.count, cg.in, cg.h, cg.w, cg.k, cg.stride, cg.pad, cg.oh, cg.ow, dx_chunk);
+    });
 }
 
 int cuda_conv2d_backward_weight(gan_ctx *ctx, gan_tensor *dw, const gan_tensor *dy, const gan_tensor *x,
@@ -229,24 +242,13 @@ int cuda_conv2d_backward_weight(gan_ctx *ctx, gan_tensor *dw, const gan_tensor *
     if (dw->numel == 0) return 0;
     conv_geom g = geom_of(x, dw, a);
     if (g.n == 0 || g.plane == 0) return cuda_fill(ctx, dw->data, dw->numel, 0.0f); /* an empty sum */
-    conv_scratch plan = scratch_plan(g);
-    cuda_scratch scratch(ctx, plan.cols_floats + plan.channel_floats);
-    float *cols = scratch_or_fail(ctx, scratch, "conv2d_backward_weight");
-    if (!cols) return -1;
-    float *dyc = cols + plan.cols_floats;
-    for (int n0 = 0; n0 < g.n; n0 += plan.per_chunk) {
-        int count = g.n - n0 < plan.per_chunk ? g.n - n0 : plan.per_chunk;
-        int width = (int)(count * g.plane);
-        col_geom cg = columns_of(g, count);
-        if (cuda_im2col(ctx, x->data + n0 * g.x_sample, count, cg.in, cg.h, cg.w, cg.k, cg.stride, cg.pad, cg.oh,
-                        cg.ow, cols) != 0)
-            return -1;
-        if (to_channel_major(ctx, dyc, dy->data + n0 * g.y_sample, count, g.out, g.plane) != 0) return -1;
+    return for_each_chunk(ctx, g, "conv2d_backward_weight", [&](const conv_chunk &c) {
         /* The first chunk overwrites dw, later ones add to it. */
-        float beta = n0 == 0 ? 0.0f : 1.0f;
-        if (cuda_gemm(ctx, false, true, g.out, g.kk, width, a->weight_gain, dyc, width, cols, width, beta, dw->data,
-                      g.kk) != 0)
+        float beta = c.n0 == 0 ? 0.0f : 1.0f;
+        if (im2col_chunk(ctx, g, x->data, c) != 0 ||
+            to_channel_major(ctx, c.chan, dy->data + c.n0 * g.y_sample, c.count, g.out, g.plane) != 0)
             return -1;
-    }
-    return 0;
+        return cuda_gemm(ctx, false, true, g.out, g.kk, c.width, a->weight_gain, c.chan, c.width, c.cols, c.width,
+                         beta, dw->data, g.kk);
+    });
 }

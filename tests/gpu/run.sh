@@ -53,7 +53,7 @@ fi
 step "build (CUDA for this GPU, $(nproc) jobs)"
 cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DDNE_CUDA=ON -DDNE_GPU_SUITE=ON \
   -DCMAKE_CUDA_ARCHITECTURES=native "${cmake_deps[@]}" >"$out/cmake.log" 2>&1 || { cat "$out/cmake.log"; exit 1; }
-cmake --build build-gpu -j"$(nproc)" 2>&1 | grep -E "error|warning|Error" ; [[ ${PIPESTATUS[0]} -eq 0 ]] || exit 1
+cmake --build build-gpu -j"$(nproc)" 2>&1 | grep -E "error:|warning:|Error [0-9]" ; [[ ${PIPESTATUS[0]} -eq 0 ]] || exit 1
 
 step "(1-3) parity: every op, the generator, one training step, CUDA against the CPU"
 build-gpu/tests/test_cuda_parity | tee "$out/parity.txt"

@@ -61,6 +61,9 @@ struct gan_backend {
     int (*conv2d)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *weight,
                   const gan_conv2d_args *args);
     int (*mbstd)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_mbstd_args *args);
+    /* transpose = 0: y = M x (+ offset); 1: the gradient, y = M^T x, no offset. */
+    int (*color_transform)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *matrices,
+                           int transpose);
 
     /* Backward ops: the first tensor is the gradient being computed. */
     int (*linear_backward_input)(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *weight,

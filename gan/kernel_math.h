@@ -48,6 +48,25 @@ GAN_HD float gan_act_frozen(float z, float m, float slope, float gain, float bou
     return (m < bound && m > -bound) ? v : m;
 }
 
+/* One pixel of ADA's colour transform: out[c] = sum_k M[c, k] in[k] (+
+ * M[c, 3]) for RGB, M row-major 4x4; transpose uses M^T without the offset
+ * (the gradient). Grey pixels use the mean of the first three rows. The sums
+ * run in the reference's order (a matrix product, then the offset). */
+GAN_HD void gan_color_pixel(const float *m, int channels, int transpose, const float *in, float *out) {
+    if (channels == 3) {
+        for (int c = 0; c < 3; c++) {
+            float sum = 0.0f;
+            for (int k = 0; k < 3; k++) sum += (transpose ? m[k * 4 + c] : m[c * 4 + k]) * in[k];
+            out[c] = transpose ? sum : sum + m[c * 4 + 3];
+        }
+        return;
+    }
+    float row[4];
+    for (int k = 0; k < 4; k++) row[k] = (m[k] + m[4 + k] + m[8 + k]) / 3.0f;
+    float gain = row[0] + row[1] + row[2];
+    out[0] = transpose ? in[0] * gain : in[0] * gain + row[3];
+}
+
 /* torch.optim.Adam's update of one element, in torch's order of operations;
  * step_size = lr / bias_correction1, denom_scale = sqrt(bias_correction2). */
 GAN_HD void gan_adam_element(float *param, float g, float *m, float *v, float beta1, float beta2, float eps,

@@ -170,6 +170,16 @@ typedef struct gan_mbstd_args {
 } gan_mbstd_args;
 gan_tensor *gan_mbstd(gan_ctx *ctx, const gan_tensor *x, gan_mbstd_args args);
 
+/* ---- augmentation -------------------------------------------------------------- */
+
+/* ADA's colour transform: per sample a homogeneous 4x4 matrix M [N, 4, 4]
+ * acting on (r, g, b, 1). RGB images: y[n, c] = sum_k M[n, c, k] x[n, k] +
+ * M[n, c, 3] for c < 3. Grey images (C = 1) use the mean m of M's first three
+ * rows: y = x * (m0 + m1 + m2) + m3, as the reference does. x [N, 3 or 1, H, W]. */
+gan_tensor *gan_color_transform(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *matrices);
+/* Its gradient with respect to x (the matrices are not learned). */
+gan_tensor *gan_color_transform_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *matrices);
+
 /* ---- backward passes ----------------------------------------------------------
  * Each returns the gradient of a scalar loss with respect to one input, given
  * dy, its gradient with respect to the op's output. Ops with several inputs

@@ -1,12 +1,22 @@
-/* ADA's p heuristic against the trajectory the reference's training loop
- * computes for the same scripted discriminator outputs
- * (tests/fixtures/ada_p.txt, tools/reference/make_ada_fixtures.py): equal to
- * the bit at every minibatch, rising past 1, falling and held at 0. */
+/* ADA against stylegan2-ada-pytorch (fixtures by
+ * tools/reference/make_ada_fixtures.py):
+ * - the p heuristic against the trajectory the reference's training loop
+ *   computes for the same scripted discriminator outputs
+ *   (tests/fixtures/ada_p.txt): equal to the bit at every minibatch, rising
+ *   past 1, falling and held at 0;
+ * - the colour transforms on fixed parameters (tests/fixtures/ada_color.safetensors):
+ *   the composed matrices, the transformed RGB and grey images and their
+ *   gradients, within 1e-4. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "gan/context.h"
+#include "gan/ops.h"
+#include "tests/fixture_util.h"
 #include "tests/test.h"
 #include "train/ada.h"
+#include "train/augment.h"
 
 #define FIXTURE "tests/fixtures/ada_p.txt"
 #define BATCH 8
@@ -57,8 +67,66 @@ static void check_intervals(void) {
     CHECK(ada_after_minibatch(&a, 8, 4) == 0 && a.p == p);
 }
 
+#define COLOR_FIXTURE "tests/fixtures/ada_color.safetensors"
+#define COLOR_TOLERANCE 1e-4
+
+/* The matrices dne composes from the fixture's parameters, uploaded as [N, 4, 4]. */
+static gan_tensor *composed_matrices(gan_ctx *ctx, gan_st_file *f) {
+    gan_tensor *params = fixture_tensor(ctx, f, "params");
+    if (!params) return NULL;
+    int64_t n = params->shape[0];
+    float *p = fixture_host(ctx, params), *m = malloc((size_t)n * 16 * sizeof *m);
+    for (int64_t s = 0; s < n; s++) {
+        const float *q = p + s * 5;
+        augment_color a = {1, 1, 1, 1, 1, q[0], q[1], q[2], q[3], q[4]};
+        augment_color_matrix(&a, m + s * 16);
+    }
+    gan_tensor *out = gan_tensor_from_host(ctx, 3, (int64_t[]){n, 4, 4}, m);
+    free(p), free(m);
+    gan_tensor_free(ctx, params);
+    return out;
+}
+
+static void check_color(void) {
+    gan_error err = {{0}};
+    gan_st_file *f = NULL;
+    CHECK_OK(gan_st_open(COLOR_FIXTURE, &f, &err), &err);
+    gan_ctx *ctx = gan_ctx_new((gan_device){GAN_DEVICE_CPU, 0}, 2, &err);
+    if (!f || !ctx) return;
+    gan_tensor *mine = composed_matrices(ctx, f), *want = fixture_tensor(ctx, f, "C");
+    printf("colour matrices: %.2g\n", fixture_compare(ctx, mine, want, "C", 1e-6));
+    const char *kinds[2] = {"rgb", "grey"};
+    for (int k = 0; k < 2; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s.x", kinds[k]);
+        gan_tensor *x = fixture_tensor(ctx, f, name);
+        snprintf(name, sizeof name, "%s.dy", kinds[k]);
+        gan_tensor *dy = fixture_tensor(ctx, f, name);
+        gan_tensor *y = gan_color_transform(ctx, x, mine), *dx = gan_color_transform_backward(ctx, dy, mine);
+        snprintf(name, sizeof name, "%s.y", kinds[k]);
+        gan_tensor *want_y = fixture_tensor(ctx, f, name);
+        double ey = fixture_compare(ctx, y, want_y, name, COLOR_TOLERANCE);
+        snprintf(name, sizeof name, "%s.dx", kinds[k]);
+        gan_tensor *want_dx = fixture_tensor(ctx, f, name);
+        double edx = fixture_compare(ctx, dx, want_dx, name, COLOR_TOLERANCE);
+        printf("colour transform %s: images %.2g, gradient %.2g\n", kinds[k], ey, edx);
+        gan_tensor_free(ctx, x), gan_tensor_free(ctx, dy), gan_tensor_free(ctx, y), gan_tensor_free(ctx, dx);
+        gan_tensor_free(ctx, want_y), gan_tensor_free(ctx, want_dx);
+    }
+    /* Bad shapes are refused with the problem named. */
+    gan_tensor *four = gan_tensor_4d(ctx, 6, 4, 2, 2);
+    CHECK(gan_color_transform(ctx, four, mine) == NULL && strstr(ctx->error.msg, "RGB or grey"));
+    gan_ctx_take_error(ctx, &err);
+    gan_tensor_free(ctx, four);
+    gan_tensor_free(ctx, mine), gan_tensor_free(ctx, want);
+    CHECKF(!gan_ctx_failed(ctx), "%s", ctx->error.msg);
+    gan_ctx_free(ctx);
+    gan_st_close(f);
+}
+
 int main(void) {
     check_trajectory();
     check_intervals();
+    check_color();
     TEST_DONE();
 }

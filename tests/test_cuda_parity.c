@@ -215,6 +215,16 @@ static void check_mbstd(pair *p) {
     twin_free(p, &x), twin_free(p, &t), twin_free(p, &dy), twin_free(p, &dy1);
 }
 
+static void check_color(pair *p) {
+    twin rgb = twin_randn(p, 4, (int64_t[]){3, 3, 9, 7}, 95, 1), grey = twin_randn(p, 4, (int64_t[]){3, 1, 9, 7}, 96, 1);
+    twin m = twin_randn(p, 3, (int64_t[]){3, 4, 4}, 97, 1);
+    SAME("color_transform rgb", gan_color_transform(CTX, T(rgb), T(m)));
+    SAME("color_transform grey", gan_color_transform(CTX, T(grey), T(m)));
+    SAME("color_transform_backward rgb", gan_color_transform_backward(CTX, T(rgb), T(m)));
+    SAME("color_transform_backward grey", gan_color_transform_backward(CTX, T(grey), T(m)));
+    twin_free(p, &rgb), twin_free(p, &grey), twin_free(p, &m);
+}
+
 static void check_elementwise(pair *p) {
     twin a = twin_randn(p, 3, (int64_t[]){4, 5, 6}, 60, 1), b = twin_randn(p, 3, (int64_t[]){4, 5, 6}, 61, 1);
     twin avg = twin_randn(p, 1, (int64_t[]){6}, 62, 1), row = twin_randn(p, 2, (int64_t[]){4, 6}, 63, 1);
@@ -434,6 +444,7 @@ int main(void) {
     check_conv(&p);
     check_mbstd(&p);
     check_elementwise(&p);
+    check_color(&p);
     printf("ops: worst relative difference %.3g (bound %.0e)\n", p.worst, OP_TOLERANCE);
     check_generator(&p, "small", 64);
     check_generator(&p, "paper256", 256);

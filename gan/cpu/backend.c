@@ -70,6 +70,7 @@ static const gan_backend cpu_table = {
     .randn = cpu_randn,
     .conv2d = cpu_conv2d,
     .mbstd = cpu_mbstd,
+    .color_transform = cpu_color_transform,
     .linear_backward_input = cpu_linear_backward_input,
     .linear_backward_weight = cpu_linear_backward_weight,
     .normalize_2nd_moment_backward = cpu_normalize_2nd_moment_backward,

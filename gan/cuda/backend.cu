@@ -176,6 +176,7 @@ gan_backend make_table() {
     t.randn = cuda_randn;
     t.conv2d = cuda_conv2d;
     t.mbstd = cuda_mbstd;
+    t.color_transform = cuda_color_transform;
     t.linear_backward_input = cuda_linear_backward_input;
     t.linear_backward_weight = cuda_linear_backward_weight;
     t.normalize_2nd_moment_backward = cuda_normalize_2nd_moment_backward;

@@ -1,5 +1,14 @@
 #!/usr/bin/env -S /usr/bin/python3
-"""Writes tests/fixtures/ada_p.txt: the trajectory of ADA's p under a scripted
+"""Writes the fixtures of dne's ADA code.
+
+tests/fixtures/ada_color.safetensors: the colour transforms of
+stylegan2-ada-pytorch's AugmentPipe (training/augment.py, "Select parameters
+for color transformations" and "Execute color transformations") on fixed
+parameters: brightness b, contrast c, luma flip i, hue theta, saturation s
+per sample ("params" [N, 5]), the composed matrices C [N, 4, 4], RGB and grey
+images x, their transforms y, and the gradients dx of sum(y * dy).
+
+tests/fixtures/ada_p.txt: the trajectory of ADA's p under a scripted
 sequence of discriminator outputs, computed the way stylegan2-ada-pytorch's
 training loop does it (training_loop.py, "Execute ADA heuristic"): the signs
 of real logits reported by every D pass on reals (Dmain each minibatch, Dreg
@@ -14,8 +23,13 @@ that p moves 0.064 per adjustment. One line per minibatch: "b p".
 """
 import os
 
+import sys
+
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_io  # noqa: E402
 
 BATCH, INTERVAL, TARGET, ADA_KIMG, STEPS = 8, 4, 0.6, 0.5, 240
 
@@ -25,7 +39,67 @@ def real_logits(b):
     return torch.tensor([float((7 * b + 13 * i) % 17 - t) for i in range(BATCH)])
 
 
+def stack_rows(rows):
+    """[N, R, C] from rows of per-sample tensors or numbers (the reference's matrix())."""
+    n = next(x for row in rows for x in row if isinstance(x, torch.Tensor)).shape[0]
+    cols = [[x if isinstance(x, torch.Tensor) else torch.full([n], float(x)) for x in row] for row in rows]
+    return torch.stack([torch.stack(row, dim=-1) for row in cols], dim=-2)
+
+
+def color_matrices(b, c, i, theta, s):
+    """The reference's composition, every colour transform enabled."""
+    n = b.shape[0]
+    eye = torch.eye(4)
+    C = eye
+    C = stack_rows([[1, 0, 0, b], [0, 1, 0, b], [0, 0, 1, b], [0, 0, 0, 1]]) @ C
+    C = stack_rows([[c, 0, 0, 0], [0, c, 0, 0], [0, 0, c, 0], [0, 0, 0, 1]]) @ C
+    v = torch.as_tensor(np.asarray([1, 1, 1, 0]) / np.sqrt(3), dtype=torch.float32)
+    C = (eye - 2 * v.ger(v) * i.reshape(n, 1, 1)) @ C
+    vx, vy, vz = v[0], v[1], v[2]
+    sn, cs = torch.sin(theta), torch.cos(theta)
+    cc = 1 - cs
+    C = stack_rows([[vx * vx * cc + cs, vx * vy * cc - vz * sn, vx * vz * cc + vy * sn, 0],
+                    [vy * vx * cc + vz * sn, vy * vy * cc + cs, vy * vz * cc - vx * sn, 0],
+                    [vz * vx * cc - vy * sn, vz * vy * cc + vx * sn, vz * vz * cc + cs, 0],
+                    [0, 0, 0, 1]]) @ C
+    C = (v.ger(v) + (eye - v.ger(v)) * s.reshape(n, 1, 1)) @ C
+    return C
+
+
+def apply_color(images, C):
+    n, ch, h, w = images.shape
+    flat = images.reshape([n, ch, h * w])
+    if ch == 3:
+        out = C[:, :3, :3] @ flat + C[:, :3, 3:]
+    else:
+        m = C[:, :3, :].mean(dim=1, keepdims=True)
+        out = flat * m[:, :, :3].sum(dim=2, keepdims=True) + m[:, :, 3:]
+    return out.reshape([n, ch, h, w])
+
+
+def write_color_fixture():
+    params = torch.tensor([[0, 1, 0, 0, 1],            # identity
+                           [0.3, 1, 0, 0, 1],          # brightness
+                           [0, 1.7, 1, 0, 1],          # contrast, luma flip
+                           [0, 1, 0, 1.1, 0.4],        # hue, saturation
+                           [-0.2, 0.6, 1, -2.5, 2.3],  # everything
+                           [0.05, 1.3, 0, 2.9, 0.7]])
+    C = color_matrices(*params.unbind(1))
+    g = torch.Generator().manual_seed(5)
+    out = {"params": params, "C": C}
+    for name, ch in (("rgb", 3), ("grey", 1)):
+        x = torch.randn([6, ch, 5, 7], generator=g).requires_grad_(True)
+        dy = torch.randn([6, ch, 5, 7], generator=g)
+        y = apply_color(x, C)
+        (y * dy).sum().backward()
+        out.update({f"{name}.x": x.detach(), f"{name}.y": y.detach(), f"{name}.dy": dy, f"{name}.dx": x.grad})
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "ada_color.safetensors")
+    safetensors_io.write(path, {k: v.contiguous().numpy() for k, v in out.items()})
+    print(f"wrote {path}")
+
+
 def main():
+    write_color_fixture()
     p = torch.zeros([])  # float32, as augment_pipe.p
     count, total = 0.0, 0.0  # float64 counters, as training_stats keeps them
     lines = []

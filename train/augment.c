@@ -1,0 +1,67 @@
+#include "augment.h"
+
+#include <math.h>
+#include <string.h>
+
+/* out = a . b for row-major 4x4 matrices (out may be b). */
+static void matmul4(const float *a, const float *b, float *out) {
+    float r[16];
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) {
+            float sum = 0.0f;
+            for (int k = 0; k < 4; k++) sum += a[i * 4 + k] * b[k * 4 + j];
+            r[i * 4 + j] = sum;
+        }
+    memcpy(out, r, sizeof r);
+}
+
+static void identity4(float *m) {
+    memset(m, 0, 16 * sizeof *m);
+    for (int i = 0; i < 4; i++) m[i * 5] = 1.0f;
+}
+
+/* The luma axis (1, 1, 1, 0) / sqrt(3), rounded to float32 once, and its
+ * outer product v v^T. */
+static void luma_outer(float vv[16]) {
+    const float v[4] = {(float)(1 / sqrt(3.0)), (float)(1 / sqrt(3.0)), (float)(1 / sqrt(3.0)), 0.0f};
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) vv[i * 4 + j] = v[i] * v[j];
+}
+
+/* Rotation by theta about the luma axis (Rodrigues' formula). */
+static void hue_rotation(float theta, float m[16]) {
+    float v = (float)(1 / sqrt(3.0)), s = sinf(theta), c = cosf(theta), cc = 1 - c;
+    float diag = v * v * cc + c, plus = v * v * cc + v * s, minus = v * v * cc - v * s;
+    const float r[16] = {diag, minus, plus, 0, plus, diag, minus, 0, minus, plus, diag, 0, 0, 0, 0, 1};
+    memcpy(m, r, sizeof r);
+}
+
+void augment_color_matrix(const augment_color *a, float m[16]) {
+    float f[16], vv[16];
+    identity4(m);
+    luma_outer(vv);
+    if (a->brightness_on) {
+        identity4(f);
+        f[3] = f[7] = f[11] = a->brightness;
+        matmul4(f, m, m);
+    }
+    if (a->contrast_on) {
+        identity4(f);
+        f[0] = f[5] = f[10] = a->contrast;
+        matmul4(f, m, m);
+    }
+    if (a->lumaflip_on) { /* Householder reflection I - 2 v v^T i */
+        identity4(f);
+        for (int k = 0; k < 16; k++) f[k] -= 2 * vv[k] * a->lumaflip;
+        matmul4(f, m, m);
+    }
+    if (a->hue_on) {
+        hue_rotation(a->hue, f);
+        matmul4(f, m, m);
+    }
+    if (a->saturation_on) { /* v v^T + (I - v v^T) s */
+        identity4(f);
+        for (int k = 0; k < 16; k++) f[k] = vv[k] + (f[k] - vv[k]) * a->saturation;
+        matmul4(f, m, m);
+    }
+}

@@ -124,9 +124,42 @@ static void check_color(void) {
     gan_st_close(f);
 }
 
+/* The draws follow the reference's distributions: at p = 0 every sample is
+ * the identity, at p = 1 every transform applies (a luma flip to half),
+ * in between a fraction p applies; the spreads match. */
+static void check_color_draws(void) {
+    enum { N = 4000 };
+    static augment_color a[N];
+    augment_color_set bgc = augment_color_bgc();
+    augment_color_draw(&bgc, 0.0f, 11, N, a);
+    int identity = 0;
+    for (int i = 0; i < N; i++)
+        identity += a[i].brightness == 0 && a[i].contrast == 1 && a[i].lumaflip == 0 && a[i].hue == 0 &&
+                    a[i].saturation == 1 && a[i].brightness_on && a[i].saturation_on;
+    CHECK(identity == N);
+    augment_color_draw(&bgc, 1.0f, 11, N, a);
+    double sum_b = 0, sq_b = 0, sq_c = 0, sq_s = 0, flips = 0, hue_min = 10, hue_max = -10;
+    for (int i = 0; i < N; i++) {
+        sum_b += a[i].brightness, sq_b += a[i].brightness * a[i].brightness;
+        sq_c += pow(log2(a[i].contrast), 2), sq_s += pow(log2(a[i].saturation), 2), flips += a[i].lumaflip;
+        hue_min = fmin(hue_min, a[i].hue), hue_max = fmax(hue_max, a[i].hue);
+    }
+    double std_b = sqrt(sq_b / N - pow(sum_b / N, 2)), std_c = sqrt(sq_c / N), std_s = sqrt(sq_s / N);
+    printf("p 1: brightness std %.3f, log2 contrast std %.3f, log2 saturation std %.3f, flips %.3f, hue [%.2f, %.2f]\n",
+           std_b, std_c, std_s, flips / N, hue_min, hue_max);
+    CHECK(fabs(std_b - 0.2) < 0.01 && fabs(std_c - 0.5) < 0.025 && fabs(std_s - 1) < 0.05);
+    CHECK(fabs(flips / N - 0.5) < 0.03 && hue_min < -3.0 && hue_max > 3.0 && hue_max <= 3.1416f);
+    augment_color_draw(&bgc, 0.3f, 12, N, a);
+    int applied = 0;
+    for (int i = 0; i < N; i++) applied += a[i].brightness != 0;
+    printf("p 0.3: brightness applied to %.3f of the samples\n", (double)applied / N);
+    CHECK(fabs((double)applied / N - 0.3) < 0.03);
+}
+
 int main(void) {
     check_trajectory();
     check_intervals();
     check_color();
+    check_color_draws();
     TEST_DONE();
 }

@@ -3,6 +3,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "gan/rng.h"
+
 /* out = a . b for row-major 4x4 matrices (out may be b). */
 static void matmul4(const float *a, const float *b, float *out) {
     float r[16];
@@ -63,5 +65,32 @@ void augment_color_matrix(const augment_color *a, float m[16]) {
         identity4(f);
         for (int k = 0; k < 16; k++) f[k] = vv[k] + (f[k] - vv[k]) * a->saturation;
         matmul4(f, m, m);
+    }
+}
+
+augment_color_set augment_color_bgc(void) {
+    return (augment_color_set){1, 1, 1, 1, 1, 0.2f, 0.5f, 1.0f, 1.0f};
+}
+
+/* Per sample, five uniforms decide which transforms apply, and five more
+ * numbers (normals or uniforms, two streams) give their values. */
+#define DRAWS_PER_SAMPLE 5
+#define PI_F 3.14159265358979f
+
+void augment_color_draw(const augment_color_set *set, float p, uint64_t seed, int n, augment_color *out) {
+    for (int s = 0; s < n; s++) {
+        float pick[DRAWS_PER_SAMPLE], normal[DRAWS_PER_SAMPLE], uniform[DRAWS_PER_SAMPLE];
+        uint64_t at = (uint64_t)s * DRAWS_PER_SAMPLE;
+        gan_philox_uniform(seed, at, pick, DRAWS_PER_SAMPLE);
+        gan_philox_normal(seed ^ 0x6e6f726d616c73ull, at, normal, DRAWS_PER_SAMPLE);
+        gan_philox_uniform(seed ^ 0x756e69666f726dull, at, uniform, DRAWS_PER_SAMPLE);
+        augment_color *a = &out[s];
+        *a = (augment_color){set->brightness > 0, set->contrast > 0, set->lumaflip > 0, set->hue > 0,
+                             set->saturation > 0, 0, 1, 0, 0, 1};
+        if (pick[0] < set->brightness * p) a->brightness = normal[0] * set->brightness_std;
+        if (pick[1] < set->contrast * p) a->contrast = exp2f(normal[1] * set->contrast_std);
+        if (pick[2] < set->lumaflip * p) a->lumaflip = floorf(uniform[2] * 2);
+        if (pick[3] < set->hue * p) a->hue = (uniform[3] * 2 - 1) * PI_F * set->hue_max;
+        if (pick[4] < set->saturation * p) a->saturation = exp2f(normal[4] * set->saturation_std);
     }
 }

@@ -7,6 +7,8 @@
 #ifndef DNE_TRAIN_AUGMENT_H
 #define DNE_TRAIN_AUGMENT_H
 
+#include <stdint.h>
+
 typedef struct augment_color {
     int brightness_on, contrast_on, lumaflip_on, hue_on, saturation_on; /* in the pipeline */
     float brightness; /* added to r, g, b (identity 0) */
@@ -19,5 +21,22 @@ typedef struct augment_color {
 /* The sample's colour matrix, row-major 4x4, composed in float32 as the
  * reference's matrix products are. */
 void augment_color_matrix(const augment_color *a, float m[16]);
+
+/* A pipeline's colour transforms: probability multipliers (0: not in the
+ * pipeline) and the spreads of their parameters. */
+typedef struct augment_color_set {
+    float brightness, contrast, lumaflip, hue, saturation;
+    float brightness_std, contrast_std, hue_max, saturation_std;
+} augment_color_set;
+/* The 'bgc' set's colour part: every multiplier 1, the reference's spreads
+ * (brightness N(0, 0.2), contrast 2^N(0, 0.5), hue a full circle,
+ * saturation 2^N(0, 1)). */
+augment_color_set augment_color_bgc(void);
+
+/* Each of n samples' parameters at augmentation strength p, from Philox
+ * stream `seed` (the training run names one per step): a transform applies
+ * to a sample with probability multiplier * p, else it keeps its identity
+ * value. The same seed gives the same draws on every device and thread count. */
+void augment_color_draw(const augment_color_set *set, float p, uint64_t seed, int n, augment_color *out);
 
 #endif

@@ -6,7 +6,9 @@
  *   past 1, falling and held at 0;
  * - the colour transforms on fixed parameters (tests/fixtures/ada_color.safetensors):
  *   the composed matrices, the transformed RGB and grey images and their
- *   gradients, within 1e-4. */
+ *   gradients, within 1e-4;
+ * - the inverse geometric matrix on fixed parameters
+ *   (tests/fixtures/ada_geom.safetensors). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,10 +158,36 @@ static void check_color_draws(void) {
     CHECK(fabs((double)applied / N - 0.3) < 0.03);
 }
 
+static void check_geom(void) {
+    gan_error err = {{0}};
+    gan_st_file *f = NULL;
+    CHECK_OK(gan_st_open("tests/fixtures/ada_geom.safetensors", &f, &err), &err);
+    gan_ctx *ctx = gan_ctx_new((gan_device){GAN_DEVICE_CPU, 0}, 1, &err);
+    if (!f || !ctx) return;
+    gan_tensor *params = fixture_tensor(ctx, f, "params"), *want = fixture_tensor(ctx, f, "G_inv");
+    if (params && want) {
+        int64_t n = params->shape[0];
+        float *q = fixture_host(ctx, params), *g = malloc((size_t)n * 9 * sizeof *g);
+        for (int64_t s = 0; s < n; s++) {
+            const float *v = q + s * 10;
+            augment_geom a = {1, 1, 1, 1, 1, 1, 1, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]};
+            augment_geom_inverse(&a, 64, 48, g + s * 9);
+        }
+        gan_tensor *mine = gan_tensor_from_host(ctx, 3, (int64_t[]){n, 3, 3}, g);
+        printf("geometric matrices: %.2g\n", fixture_compare(ctx, mine, want, "G_inv", 1e-6));
+        gan_tensor_free(ctx, mine);
+        free(q), free(g);
+    }
+    gan_tensor_free(ctx, params), gan_tensor_free(ctx, want);
+    gan_ctx_free(ctx);
+    gan_st_close(f);
+}
+
 int main(void) {
     check_trajectory();
     check_intervals();
     check_color();
     check_color_draws();
+    check_geom();
     TEST_DONE();
 }

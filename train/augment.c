@@ -94,3 +94,47 @@ void augment_color_draw(const augment_color_set *set, float p, uint64_t seed, in
         if (pick[4] < set->saturation * p) a->saturation = exp2f(normal[4] * set->saturation_std);
     }
 }
+
+/* ------------------------------------------------------------ geometry */
+
+/* g <- g . f for row-major 3x3 matrices. */
+static void then3(float *g, const float *f) {
+    float r[9];
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) {
+            float sum = 0.0f;
+            for (int k = 0; k < 3; k++) sum += g[i * 3 + k] * f[k * 3 + j];
+            r[i * 3 + j] = sum;
+        }
+    memcpy(g, r, sizeof r);
+}
+
+static void then_scale(float *g, float sx, float sy) {
+    const float f[9] = {sx, 0, 0, 0, sy, 0, 0, 0, 1};
+    then3(g, f);
+}
+
+static void then_translate(float *g, float tx, float ty) {
+    const float f[9] = {1, 0, tx, 0, 1, ty, 0, 0, 1};
+    then3(g, f);
+}
+
+static void then_rotate(float *g, float theta) {
+    const float f[9] = {cosf(theta), sinf(-theta), 0, sinf(theta), cosf(theta), 0, 0, 0, 1};
+    then3(g, f);
+}
+
+/* Each step multiplies by the inverse of the forward transform, as the
+ * reference's *_inv helpers do (a scale's inverse is 1 / s, rounded). */
+void augment_geom_inverse(const augment_geom *a, int width, int height, float g[9]) {
+    static const float identity[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+    memcpy(g, identity, sizeof identity);
+    if (a->xflip_on) then_scale(g, 1 / (1 - 2 * a->xflip), 1);
+    if (a->rotate90_on) then_rotate(g, -(-(float)(M_PI / 2) * a->rotate90));
+    if (a->xint_on) then_translate(g, -rintf(a->xint_x * width), -rintf(a->xint_y * height));
+    if (a->scale_on) then_scale(g, 1 / a->scale, 1 / a->scale);
+    if (a->rotate_on) then_rotate(g, -(-a->rotate_pre));
+    if (a->aniso_on) then_scale(g, 1 / a->aniso, 1 / (1 / a->aniso));
+    if (a->rotate_on) then_rotate(g, -(-a->rotate_post));
+    if (a->xfrac_on) then_translate(g, -(a->xfrac_x * width), -(a->xfrac_y * height));
+}

@@ -39,4 +39,19 @@ augment_color_set augment_color_bgc(void);
  * value. The same seed gives the same draws on every device and thread count. */
 void augment_color_draw(const augment_color_set *set, float p, uint64_t seed, int n, augment_color *out);
 
+/* The geometric transforms of a sample, each with its identity value when
+ * not drawn: x-flip (0/1), quarter turns (0-3), integer translation (a
+ * fraction of the image size, rounded to whole pixels), isotropic scale,
+ * rotation before and after the anisotropic scale (radians), anisotropic
+ * scale, fractional translation (a fraction of the image size). */
+typedef struct augment_geom {
+    int xflip_on, rotate90_on, xint_on, scale_on, rotate_on, aniso_on, xfrac_on; /* in the pipeline */
+    float xflip, rotate90, xint_x, xint_y, scale, rotate_pre, aniso, rotate_post, xfrac_x, xfrac_y;
+} augment_geom;
+
+/* The inverse transform G_inv (output pixel -> input pixel, homogeneous,
+ * row-major 3x3, pixel units about the image centre) of a width x height
+ * image, composed in float32 in the reference's order. */
+void augment_geom_inverse(const augment_geom *a, int width, int height, float g[9]);
+
 #endif

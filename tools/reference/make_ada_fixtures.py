@@ -8,6 +8,13 @@ parameters: brightness b, contrast c, luma flip i, hue theta, saturation s
 per sample ("params" [N, 5]), the composed matrices C [N, 4, 4], RGB and grey
 images x, their transforms y, and the gradients dx of sum(y * dy).
 
+tests/fixtures/ada_geom.safetensors: the inverse geometric matrix G_inv of
+the same pipeline ("Select parameters for pixel blitting" and "... general
+geometric transformations") for fixed parameters per sample ("params"
+[N, 10]: x-flip, quarter turns, integer translation x and y, scale,
+pre-rotation, anisotropy, post-rotation, fractional translation x and y) of
+a 64 x 48 image: "G_inv" [N, 3, 3].
+
 tests/fixtures/ada_p.txt: the trajectory of ADA's p under a scripted
 sequence of discriminator outputs, computed the way stylegan2-ada-pytorch's
 training loop does it (training_loop.py, "Execute ADA heuristic"): the signs
@@ -77,6 +84,45 @@ def apply_color(images, C):
     return out.reshape([n, ch, h, w])
 
 
+def scale2d(sx, sy):
+    return stack_rows([[sx, 0, 0], [0, sy, 0], [0, 0, 1]])
+
+
+def translate2d(tx, ty):
+    return stack_rows([[1, 0, tx], [0, 1, ty], [0, 0, 1]])
+
+
+def rotate2d(theta):
+    return stack_rows([[torch.cos(theta), torch.sin(-theta), 0], [torch.sin(theta), torch.cos(theta), 0], [0, 0, 1]])
+
+
+def geom_inverse(q, width, height):
+    """The reference's composition, every geometric transform enabled."""
+    xflip, rot90, tx_int, ty_int, scale, pre, aniso, post, tx_frac, ty_frac = q.unbind(1)
+    G = torch.eye(3)
+    G = G @ scale2d(1 / (1 - 2 * xflip), torch.ones_like(xflip))
+    G = G @ rotate2d(-(-np.pi / 2 * rot90))
+    G = G @ translate2d(-torch.round(tx_int * width), -torch.round(ty_int * height))
+    G = G @ scale2d(1 / scale, 1 / scale)
+    G = G @ rotate2d(-(-pre))
+    G = G @ scale2d(1 / aniso, 1 / (1 / aniso))
+    G = G @ rotate2d(-(-post))
+    G = G @ translate2d(-(tx_frac * width), -(ty_frac * height))
+    return G
+
+
+def write_geom_fixture():
+    params = torch.tensor([[0, 0, 0, 0, 1, 0, 1, 0, 0, 0],                           # identity
+                           [1, 0, 0, 0, 1, 0, 1, 0, 0, 0],                           # x-flip
+                           [0, 1, 0.1, -0.05, 1, 0, 1, 0, 0, 0],                     # quarter turn, shift
+                           [0, 3, 0.0078125, 0.03125, 1.3, 0.4, 1, 0, 0, 0],         # half-pixel rounding, scale
+                           [1, 2, -0.12, 0.11, 0.8, -1.2, 1.25, 2.0, 0.03, -0.07]])  # everything
+    G = geom_inverse(params, 64, 48)
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "ada_geom.safetensors")
+    safetensors_io.write(path, {"params": params.numpy(), "G_inv": G.contiguous().numpy()})
+    print(f"wrote {path}")
+
+
 def write_color_fixture():
     params = torch.tensor([[0, 1, 0, 0, 1],            # identity
                            [0.3, 1, 0, 0, 1],          # brightness
@@ -100,6 +146,7 @@ def write_color_fixture():
 
 def main():
     write_color_fixture()
+    write_geom_fixture()
     p = torch.zeros([])  # float32, as augment_pipe.p
     count, total = 0.0, 0.0  # float64 counters, as training_stats keeps them
     lines = []

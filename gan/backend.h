@@ -64,6 +64,8 @@ struct gan_backend {
     /* transpose = 0: y = M x (+ offset); 1: the gradient, y = M^T x, no offset. */
     int (*color_transform)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *matrices,
                            int transpose);
+    int (*affine_sample)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *theta);
+    int (*affine_sample_backward)(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *theta);
 
     /* Backward ops: the first tensor is the gradient being computed. */
     int (*linear_backward_input)(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *weight,

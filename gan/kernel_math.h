@@ -67,6 +67,27 @@ GAN_HD void gan_color_pixel(const float *m, int channels, int transpose, const f
     out[0] = transpose ? in[0] * gain : in[0] * gain + row[3];
 }
 
+/* Where output pixel (i, j) of an out_h x out_w image samples its in_h x in_w
+ * input under theta (2x3, row-major), in input pixels: affine_grid's
+ * normalised coordinates with align_corners=False ((2j + 1) / out_w - 1),
+ * mapped by theta, then back to pixels as grid_sample does. */
+GAN_HD void gan_affine_source(const float *theta, int i, int j, int out_h, int out_w, int in_h, int in_w, float *ix,
+                              float *iy) {
+    float x = (float)(2 * j + 1) / (float)out_w - 1.0f, y = (float)(2 * i + 1) / (float)out_h - 1.0f;
+    float gx = theta[0] * x + theta[1] * y + theta[2], gy = theta[3] * x + theta[4] * y + theta[5];
+    *ix = ((gx + 1.0f) * (float)in_w - 1.0f) / 2.0f;
+    *iy = ((gy + 1.0f) * (float)in_h - 1.0f) / 2.0f;
+}
+
+/* The four bilinear taps around (ix, iy): corner k at (x0 + (k & 1),
+ * y0 + (k >> 1)) with weight w[k]; taps outside the image read zero. */
+GAN_HD void gan_bilinear_taps(float ix, float iy, int *x0, int *y0, float w[4]) {
+    float fx = floorf(ix), fy = floorf(iy);
+    *x0 = (int)fx, *y0 = (int)fy;
+    float east = ix - fx, south = iy - fy, west = (fx + 1.0f) - ix, north = (fy + 1.0f) - iy;
+    w[0] = west * north, w[1] = east * north, w[2] = west * south, w[3] = east * south;
+}
+
 /* torch.optim.Adam's update of one element, in torch's order of operations;
  * step_size = lr / bias_correction1, denom_scale = sqrt(bias_correction2). */
 GAN_HD void gan_adam_element(float *param, float g, float *m, float *v, float beta1, float beta2, float eps,

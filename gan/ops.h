@@ -180,6 +180,15 @@ gan_tensor *gan_color_transform(gan_ctx *ctx, const gan_tensor *x, const gan_ten
 /* Its gradient with respect to x (the matrices are not learned). */
 gan_tensor *gan_color_transform_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *matrices);
 
+/* ADA's resampling: torch's affine_grid(theta, [N, C, out_h, out_w]) then
+ * grid_sample(x, grid) with bilinear weights, zero padding and
+ * align_corners=False, fused (no grid tensor). theta [N, 2, 3] maps output
+ * coordinates in [-1, 1] to input coordinates in [-1, 1]. */
+gan_tensor *gan_affine_sample(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *theta, int out_h, int out_w);
+/* Its gradient with respect to x ([N, C, in_h, in_w]). */
+gan_tensor *gan_affine_sample_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *theta, int in_h,
+                                       int in_w);
+
 /* ---- backward passes ----------------------------------------------------------
  * Each returns the gradient of a scalar loss with respect to one input, given
  * dy, its gradient with respect to the op's output. Ops with several inputs

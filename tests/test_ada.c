@@ -8,7 +8,9 @@
  *   the composed matrices, the transformed RGB and grey images and their
  *   gradients, within 1e-4;
  * - the inverse geometric matrix on fixed parameters
- *   (tests/fixtures/ada_geom.safetensors). */
+ *   (tests/fixtures/ada_geom.safetensors);
+ * - the resampling (affine_grid + bilinear grid_sample) and its gradient
+ *   (tests/fixtures/ada_sample.safetensors). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,11 +185,34 @@ static void check_geom(void) {
     gan_st_close(f);
 }
 
+static void check_affine_sample(void) {
+    gan_error err = {{0}};
+    gan_st_file *f = NULL;
+    CHECK_OK(gan_st_open("tests/fixtures/ada_sample.safetensors", &f, &err), &err);
+    gan_ctx *ctx = gan_ctx_new((gan_device){GAN_DEVICE_CPU, 0}, 2, &err);
+    if (!f || !ctx) return;
+    gan_tensor *theta = fixture_tensor(ctx, f, "theta"), *x = fixture_tensor(ctx, f, "x");
+    gan_tensor *dy = fixture_tensor(ctx, f, "dy"), *want_y = fixture_tensor(ctx, f, "y");
+    gan_tensor *want_dx = fixture_tensor(ctx, f, "dx");
+    gan_tensor *y = gan_affine_sample(ctx, x, theta, 8, 10), *dx = gan_affine_sample_backward(ctx, dy, theta, 9, 11);
+    double ey = fixture_compare(ctx, y, want_y, "affine_sample y", COLOR_TOLERANCE);
+    double edx = fixture_compare(ctx, dx, want_dx, "affine_sample dx", COLOR_TOLERANCE);
+    printf("affine grid sample: images %.2g, gradient %.2g\n", ey, edx);
+    CHECK(gan_affine_sample(ctx, x, x, 8, 10) == NULL && strstr(ctx->error.msg, "want [N, 2, 3]"));
+    gan_ctx_take_error(ctx, &err);
+    gan_tensor *all[] = {theta, x, dy, want_y, want_dx, y, dx};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) gan_tensor_free(ctx, all[i]);
+    CHECKF(!gan_ctx_failed(ctx), "%s", ctx->error.msg);
+    gan_ctx_free(ctx);
+    gan_st_close(f);
+}
+
 int main(void) {
     check_trajectory();
     check_intervals();
     check_color();
     check_color_draws();
     check_geom();
+    check_affine_sample();
     TEST_DONE();
 }

@@ -223,6 +223,11 @@ static void check_color(pair *p) {
     SAME("color_transform_backward rgb", gan_color_transform_backward(CTX, T(rgb), T(m)));
     SAME("color_transform_backward grey", gan_color_transform_backward(CTX, T(grey), T(m)));
     twin_free(p, &rgb), twin_free(p, &grey), twin_free(p, &m);
+    twin x = twin_randn(p, 4, (int64_t[]){3, 2, 17, 19}, 98, 1), dy = twin_randn(p, 4, (int64_t[]){3, 2, 15, 21}, 99, 1);
+    twin theta = twin_randn(p, 3, (int64_t[]){3, 2, 3}, 100, 0.7f);
+    SAME("affine_sample", gan_affine_sample(CTX, T(x), T(theta), 15, 21));
+    SAME("affine_sample_backward", gan_affine_sample_backward(CTX, T(dy), T(theta), 17, 19));
+    twin_free(p, &x), twin_free(p, &dy), twin_free(p, &theta);
 }
 
 static void check_elementwise(pair *p) {

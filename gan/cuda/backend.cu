@@ -177,6 +177,8 @@ gan_backend make_table() {
     t.conv2d = cuda_conv2d;
     t.mbstd = cuda_mbstd;
     t.color_transform = cuda_color_transform;
+    t.affine_sample = cuda_affine_sample;
+    t.affine_sample_backward = cuda_affine_sample_backward;
     t.linear_backward_input = cuda_linear_backward_input;
     t.linear_backward_weight = cuda_linear_backward_weight;
     t.normalize_2nd_moment_backward = cuda_normalize_2nd_moment_backward;

@@ -15,6 +15,12 @@ geometric transformations") for fixed parameters per sample ("params"
 pre-rotation, anisotropy, post-rotation, fractional translation x and y) of
 a 64 x 48 image: "G_inv" [N, 3, 3].
 
+tests/fixtures/ada_sample.safetensors: the resampling step of the geometric
+transforms, torch.nn.functional.affine_grid + grid_sample (bilinear, zero
+padding, align_corners=False), for images x [3, 2, 9, 11], matrices theta
+[3, 2, 3] (identity, rotation + scale, a shift partly outside) and an
+8 x 10 output: y, and dx, the gradient of sum(y * dy).
+
 tests/fixtures/ada_p.txt: the trajectory of ADA's p under a scripted
 sequence of discriminator outputs, computed the way stylegan2-ada-pytorch's
 training loop does it (training_loop.py, "Execute ADA heuristic"): the signs
@@ -123,6 +129,23 @@ def write_geom_fixture():
     print(f"wrote {path}")
 
 
+def write_sample_fixture():
+    g = torch.Generator().manual_seed(9)
+    a = 0.7
+    theta = torch.tensor([[[1, 0, 0], [0, 1, 0]],
+                          [[1.2 * np.cos(a), -1.2 * np.sin(a), 0.1], [1.2 * np.sin(a), 1.2 * np.cos(a), -0.05]],
+                          [[0.8, 0.1, 0.6], [-0.05, 0.9, -0.45]]], dtype=torch.float32)
+    x = torch.randn([3, 2, 9, 11], generator=g).requires_grad_(True)
+    dy = torch.randn([3, 2, 8, 10], generator=g)
+    grid = torch.nn.functional.affine_grid(theta, [3, 2, 8, 10], align_corners=False)
+    y = torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    (y * dy).sum().backward()
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "ada_sample.safetensors")
+    safetensors_io.write(path, {"theta": theta.numpy(), "x": x.detach().numpy(), "y": y.detach().numpy(),
+                                "dy": dy.numpy(), "dx": x.grad.numpy()})
+    print(f"wrote {path}")
+
+
 def write_color_fixture():
     params = torch.tensor([[0, 1, 0, 0, 1],            # identity
                            [0.3, 1, 0, 0, 1],          # brightness
@@ -147,6 +170,7 @@ def write_color_fixture():
 def main():
     write_color_fixture()
     write_geom_fixture()
+    write_sample_fixture()
     p = torch.zeros([])  # float32, as augment_pipe.p
     count, total = 0.0, 0.0  # float64 counters, as training_stats keeps them
     lines = []

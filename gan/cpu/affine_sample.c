@@ -1,0 +1,53 @@
+#include <string.h>
+
+#include "../kernel_math.h"
+#include "cpu.h"
+
+int cpu_affine_sample(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *theta) {
+    int64_t n = x->shape[0], c = x->shape[1];
+    int ih = (int)x->shape[2], iw = (int)x->shape[3], oh = (int)y->shape[2], ow = (int)y->shape[3];
+#pragma omp parallel for num_threads(ctx->threads) if (y->numel > CPU_PARALLEL_MIN) schedule(static)
+    for (int64_t q = 0; q < n * c; q++) {
+        const float *src = x->data + q * ih * iw, *t = theta->data + q / c * 6;
+        float *dst = y->data + q * oh * ow;
+        for (int i = 0; i < oh; i++)
+            for (int j = 0; j < ow; j++) {
+                float ix, iy, w[4];
+                int x0, y0;
+                gan_affine_source(t, i, j, oh, ow, ih, iw, &ix, &iy);
+                gan_bilinear_taps(ix, iy, &x0, &y0, w);
+                float sum = 0.0f;
+                for (int k = 0; k < 4; k++) {
+                    int xx = x0 + (k & 1), yy = y0 + (k >> 1);
+                    if (xx >= 0 && xx < iw && yy >= 0 && yy < ih) sum += src[yy * iw + xx] * w[k];
+                }
+                dst[i * ow + j] = sum;
+            }
+    }
+    return 0;
+}
+
+/* The adjoint: each output pixel's gradient spread back over its taps. One
+ * plane per thread, so the scatter has no races. */
+int cpu_affine_sample_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *theta) {
+    int64_t n = dy->shape[0], c = dy->shape[1];
+    int ih = (int)dx->shape[2], iw = (int)dx->shape[3], oh = (int)dy->shape[2], ow = (int)dy->shape[3];
+    memset(dx->data, 0, (size_t)dx->numel * sizeof(float));
+#pragma omp parallel for num_threads(ctx->threads) if (dy->numel > CPU_PARALLEL_MIN) schedule(static)
+    for (int64_t q = 0; q < n * c; q++) {
+        const float *g = dy->data + q * oh * ow, *t = theta->data + q / c * 6;
+        float *dst = dx->data + q * ih * iw;
+        for (int i = 0; i < oh; i++)
+            for (int j = 0; j < ow; j++) {
+                float ix, iy, w[4];
+                int x0, y0;
+                gan_affine_source(t, i, j, oh, ow, ih, iw, &ix, &iy);
+                gan_bilinear_taps(ix, iy, &x0, &y0, w);
+                for (int k = 0; k < 4; k++) {
+                    int xx = x0 + (k & 1), yy = y0 + (k >> 1);
+                    if (xx >= 0 && xx < iw && yy >= 0 && yy < ih) dst[yy * iw + xx] += g[i * ow + j] * w[k];
+                }
+            }
+    }
+    return 0;
+}

@@ -64,6 +64,8 @@ struct gan_backend {
     /* transpose = 0: y = M x (+ offset); 1: the gradient, y = M^T x, no offset. */
     int (*color_transform)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *matrices,
                            int transpose);
+    int (*pad_reflect)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_pad_args *pad);
+    int (*pad_reflect_backward)(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_pad_args *pad);
     int (*affine_sample)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *theta);
     int (*affine_sample_backward)(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *theta);
 

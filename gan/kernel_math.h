@@ -88,6 +88,21 @@ GAN_HD void gan_bilinear_taps(float ix, float iy, int *x0, int *y0, float w[4]) 
     w[0] = west * north, w[1] = east * north, w[2] = west * south, w[3] = east * south;
 }
 
+/* Reflection padding along one axis of n samples padded by pad0 before: the
+ * source of padded index o, and the padded indices whose source is i (the
+ * gradient gathers them; at most three, the count returned). */
+GAN_HD int gan_reflect_source(int o, int n, int pad0) {
+    int i = o - pad0;
+    return i < 0 ? -i : (i >= n ? 2 * (n - 1) - i : i);
+}
+GAN_HD int gan_reflect_targets(int i, int n, int pad0, int pad1, int out[3]) {
+    int count = 0;
+    out[count++] = i + pad0;
+    if (i >= 1 && i <= pad0) out[count++] = pad0 - i;
+    if (i <= n - 2 && i >= n - 1 - pad1) out[count++] = pad0 + 2 * (n - 1) - i;
+    return count;
+}
+
 /* torch.optim.Adam's update of one element, in torch's order of operations;
  * step_size = lr / bias_correction1, denom_scale = sqrt(bias_correction2). */
 GAN_HD void gan_adam_element(float *param, float g, float *m, float *v, float beta1, float beta2, float eps,

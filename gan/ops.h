@@ -185,6 +185,16 @@ gan_tensor *gan_color_transform_backward(gan_ctx *ctx, const gan_tensor *dy, con
  * align_corners=False, fused (no grid tensor). theta [N, 2, 3] maps output
  * coordinates in [-1, 1] to input coordinates in [-1, 1]. */
 gan_tensor *gan_affine_sample(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *theta, int out_h, int out_w);
+/* Reflection padding (torch's F.pad mode 'reflect': the edge sample is not
+ * repeated), each pad smaller than its dimension: x [N, C, H, W] ->
+ * [N, C, top + H + bottom, left + W + right]. */
+typedef struct gan_pad_args {
+    int left, right, top, bottom;
+} gan_pad_args;
+gan_tensor *gan_pad_reflect(gan_ctx *ctx, const gan_tensor *x, gan_pad_args pad);
+/* Its gradient: every padded sample's gradient added back to its source. */
+gan_tensor *gan_pad_reflect_backward(gan_ctx *ctx, const gan_tensor *dy, gan_pad_args pad);
+
 /* Its gradient with respect to x ([N, C, in_h, in_w]). */
 gan_tensor *gan_affine_sample_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *theta, int in_h,
                                        int in_w);

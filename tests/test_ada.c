@@ -9,8 +9,8 @@
  *   gradients, within 1e-4;
  * - the inverse geometric matrix on fixed parameters
  *   (tests/fixtures/ada_geom.safetensors);
- * - the resampling (affine_grid + bilinear grid_sample) and its gradient
- *   (tests/fixtures/ada_sample.safetensors). */
+ * - the resampling (affine_grid + bilinear grid_sample), reflection padding
+ *   and their gradients (tests/fixtures/ada_sample.safetensors). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +198,16 @@ static void check_affine_sample(void) {
     double ey = fixture_compare(ctx, y, want_y, "affine_sample y", COLOR_TOLERANCE);
     double edx = fixture_compare(ctx, dx, want_dx, "affine_sample dx", COLOR_TOLERANCE);
     printf("affine grid sample: images %.2g, gradient %.2g\n", ey, edx);
+    gan_tensor *px = fixture_tensor(ctx, f, "pad.x"), *pdy = fixture_tensor(ctx, f, "pad.dy");
+    gan_tensor *want_py = fixture_tensor(ctx, f, "pad.y"), *want_pdx = fixture_tensor(ctx, f, "pad.dx");
+    gan_pad_args pad = {3, 1, 2, 4};
+    gan_tensor *py = gan_pad_reflect(ctx, px, pad), *pdx = gan_pad_reflect_backward(ctx, pdy, pad);
+    printf("reflection padding: images %.2g, gradient %.2g\n", fixture_compare(ctx, py, want_py, "pad.y", 0),
+           fixture_compare(ctx, pdx, want_pdx, "pad.dx", 1e-6));
+    CHECK(gan_pad_reflect(ctx, px, (gan_pad_args){0, 0, 5, 0}) == NULL && strstr(ctx->error.msg, "smaller than"));
+    gan_ctx_take_error(ctx, &err);
+    gan_tensor *pads[] = {px, pdy, want_py, want_pdx, py, pdx};
+    for (size_t i = 0; i < sizeof pads / sizeof *pads; i++) gan_tensor_free(ctx, pads[i]);
     CHECK(gan_affine_sample(ctx, x, x, 8, 10) == NULL && strstr(ctx->error.msg, "want [N, 2, 3]"));
     gan_ctx_take_error(ctx, &err);
     gan_tensor *all[] = {theta, x, dy, want_y, want_dx, y, dx};

@@ -227,6 +227,9 @@ static void check_color(pair *p) {
     twin theta = twin_randn(p, 3, (int64_t[]){3, 2, 3}, 100, 0.7f);
     SAME("affine_sample", gan_affine_sample(CTX, T(x), T(theta), 15, 21));
     SAME("affine_sample_backward", gan_affine_sample_backward(CTX, T(dy), T(theta), 17, 19));
+    gan_pad_args pad = {5, 2, 0, 16};
+    SAME("pad_reflect", gan_pad_reflect(CTX, T(x), pad));
+    SAME("pad_reflect_backward", gan_pad_reflect_backward(CTX, T(dy), (gan_pad_args){3, 1, 2, 4}));
     twin_free(p, &x), twin_free(p, &dy), twin_free(p, &theta);
 }
 

@@ -41,6 +41,8 @@ int cpu_concat_cols(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_
 int cpu_randn(gan_ctx *ctx, gan_tensor *y, const uint64_t *seeds, int count, uint64_t offset);
 int cpu_conv2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *w, const gan_conv2d_args *a);
 int cpu_mbstd(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_mbstd_args *a);
+int cpu_pad_reflect(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_pad_args *pad);
+int cpu_pad_reflect_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_pad_args *pad);
 int cpu_affine_sample(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *theta);
 int cpu_affine_sample_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *theta);
 int cpu_color_transform(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *matrices, int transpose);

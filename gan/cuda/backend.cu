@@ -178,6 +178,8 @@ gan_backend make_table() {
     t.mbstd = cuda_mbstd;
     t.color_transform = cuda_color_transform;
     t.affine_sample = cuda_affine_sample;
+    t.pad_reflect = cuda_pad_reflect;
+    t.pad_reflect_backward = cuda_pad_reflect_backward;
     t.affine_sample_backward = cuda_affine_sample_backward;
     t.linear_backward_input = cuda_linear_backward_input;
     t.linear_backward_weight = cuda_linear_backward_weight;

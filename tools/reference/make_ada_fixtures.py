@@ -19,7 +19,9 @@ tests/fixtures/ada_sample.safetensors: the resampling step of the geometric
 transforms, torch.nn.functional.affine_grid + grid_sample (bilinear, zero
 padding, align_corners=False), for images x [3, 2, 9, 11], matrices theta
 [3, 2, 3] (identity, rotation + scale, a shift partly outside) and an
-8 x 10 output: y, and dx, the gradient of sum(y * dy).
+8 x 10 output: y, and dx, the gradient of sum(y * dy); and reflection
+padding (F.pad mode 'reflect', (left, right, top, bottom) = (3, 1, 2, 4))
+of pad.x [2, 3, 5, 7]: pad.y and pad.dx for pad.dy.
 
 tests/fixtures/ada_p.txt: the trajectory of ADA's p under a scripted
 sequence of discriminator outputs, computed the way stylegan2-ada-pytorch's
@@ -141,8 +143,13 @@ def write_sample_fixture():
     y = torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     (y * dy).sum().backward()
     path = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "ada_sample.safetensors")
+    px = torch.randn([2, 3, 5, 7], generator=g).requires_grad_(True)
+    py = torch.nn.functional.pad(px, [3, 1, 2, 4], mode="reflect")
+    pdy = torch.randn(py.shape, generator=g)
+    (py * pdy).sum().backward()
     safetensors_io.write(path, {"theta": theta.numpy(), "x": x.detach().numpy(), "y": y.detach().numpy(),
-                                "dy": dy.numpy(), "dx": x.grad.numpy()})
+                                "dy": dy.numpy(), "dx": x.grad.numpy(), "pad.x": px.detach().numpy(),
+                                "pad.y": py.detach().numpy(), "pad.dy": pdy.numpy(), "pad.dx": px.grad.numpy()})
     print(f"wrote {path}")
 
 

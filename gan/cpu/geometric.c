@@ -51,3 +51,35 @@ int cpu_affine_sample_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *d
     }
     return 0;
 }
+
+int cpu_pad_reflect(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_pad_args *pad) {
+    int64_t planes = x->shape[0] * x->shape[1];
+    int h = (int)x->shape[2], w = (int)x->shape[3], oh = (int)y->shape[2], ow = (int)y->shape[3];
+#pragma omp parallel for num_threads(ctx->threads) if (y->numel > CPU_PARALLEL_MIN) schedule(static)
+    for (int64_t q = 0; q < planes; q++)
+        for (int o = 0; o < oh; o++) {
+            const float *row = x->data + (q * h + gan_reflect_source(o, h, pad->top)) * w;
+            float *dst = y->data + (q * oh + o) * ow;
+            for (int p = 0; p < ow; p++) dst[p] = row[gan_reflect_source(p, w, pad->left)];
+        }
+    return 0;
+}
+
+/* A gather: each input sample sums the (at most 3 x 3) padded samples that copy it. */
+int cpu_pad_reflect_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_pad_args *pad) {
+    int64_t planes = dx->shape[0] * dx->shape[1];
+    int h = (int)dx->shape[2], w = (int)dx->shape[3], oh = (int)dy->shape[2], ow = (int)dy->shape[3];
+#pragma omp parallel for num_threads(ctx->threads) if (dx->numel > CPU_PARALLEL_MIN) schedule(static)
+    for (int64_t q = 0; q < planes; q++)
+        for (int i = 0; i < h; i++) {
+            int rows[3], nr = gan_reflect_targets(i, h, pad->top, pad->bottom, rows);
+            for (int j = 0; j < w; j++) {
+                int cols[3], nc = gan_reflect_targets(j, w, pad->left, pad->right, cols);
+                float sum = 0.0f;
+                for (int a = 0; a < nr; a++)
+                    for (int b = 0; b < nc; b++) sum += dy->data[(q * oh + rows[a]) * ow + cols[b]];
+                dx->data[(q * h + i) * w + j] = sum;
+            }
+        }
+    return 0;
+}

@@ -1,5 +1,6 @@
-/* ADA's geometric resampling on the GPU: one thread per output pixel; the
- * backward pass scatters with atomics (taps of neighbouring outputs overlap). */
+/* ADA's geometric ops on the GPU: reflection padding (a gather both ways)
+ * and the resampling, one thread per output pixel; its backward pass
+ * scatters with atomics (taps of neighbouring outputs overlap). */
 #include "../kernel_math.h"
 #include "cuda.h"
 
@@ -62,4 +63,52 @@ int cuda_affine_sample_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *
     affine_sample_backward_kernel<<<cuda_blocks(dy->numel), CUDA_THREADS, 0, cuda_stream(ctx)>>>(
         dx->data, dy->data, theta->data, g, dy->numel);
     return cuda_launched(ctx, "affine_sample_backward");
+}
+
+namespace {
+
+struct pad_geom {
+    int h, w, oh, ow, left, right, top, bottom;
+};
+
+__global__ void pad_reflect_kernel(float *y, const float *x, pad_geom g, int64_t n) {
+    CUDA_FOR(e, n) {
+        int p = (int)(e % g.ow), o = (int)(e / g.ow % g.oh);
+        int64_t q = e / ((int64_t)g.oh * g.ow);
+        y[e] = x[(q * g.h + gan_reflect_source(o, g.h, g.top)) * g.w + gan_reflect_source(p, g.w, g.left)];
+    }
+}
+
+__global__ void pad_reflect_backward_kernel(float *dx, const float *dy, pad_geom g, int64_t n) {
+    CUDA_FOR(e, n) {
+        int j = (int)(e % g.w), i = (int)(e / g.w % g.h);
+        int64_t q = e / ((int64_t)g.h * g.w);
+        int rows[3], cols[3];
+        int nr = gan_reflect_targets(i, g.h, g.top, g.bottom, rows), nc = gan_reflect_targets(j, g.w, g.left, g.right, cols);
+        float sum = 0.0f;
+        for (int a = 0; a < nr; a++)
+            for (int b = 0; b < nc; b++) sum += dy[(q * g.oh + rows[a]) * g.ow + cols[b]];
+        dx[e] = sum;
+    }
+}
+
+pad_geom pad_geom_of(const gan_tensor *small, const gan_tensor *big, const gan_pad_args *p) {
+    return {(int)small->shape[2], (int)small->shape[3], (int)big->shape[2], (int)big->shape[3],
+            p->left, p->right, p->top, p->bottom};
+}
+
+}  // namespace
+
+int cuda_pad_reflect(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_pad_args *pad) {
+    if (y->numel == 0) return 0;
+    pad_reflect_kernel<<<cuda_blocks(y->numel), CUDA_THREADS, 0, cuda_stream(ctx)>>>(y->data, x->data,
+                                                                                      pad_geom_of(x, y, pad), y->numel);
+    return cuda_launched(ctx, "pad_reflect");
+}
+
+int cuda_pad_reflect_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_pad_args *pad) {
+    if (dx->numel == 0) return 0;
+    pad_reflect_backward_kernel<<<cuda_blocks(dx->numel), CUDA_THREADS, 0, cuda_stream(ctx)>>>(
+        dx->data, dy->data, pad_geom_of(dx, dy, pad), dx->numel);
+    return cuda_launched(ctx, "pad_reflect_backward");
 }

@@ -10,7 +10,9 @@
  * - the inverse geometric matrix on fixed parameters
  *   (tests/fixtures/ada_geom.safetensors);
  * - the resampling (affine_grid + bilinear grid_sample), reflection padding
- *   and their gradients (tests/fixtures/ada_sample.safetensors). */
+ *   and their gradients (tests/fixtures/ada_sample.safetensors);
+ * - the whole geometric execution (padding, sym6 up-sampling, resampling,
+ *   down-sampling) and its gradient (tests/fixtures/ada_geom_run.safetensors). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,6 +219,40 @@ static void check_affine_sample(void) {
     gan_st_close(f);
 }
 
+static void check_geom_run(void) {
+    gan_error err = {{0}};
+    gan_st_file *f = NULL;
+    CHECK_OK(gan_st_open("tests/fixtures/ada_geom_run.safetensors", &f, &err), &err);
+    gan_ctx *ctx = gan_ctx_new((gan_device){GAN_DEVICE_CPU, 0}, 2, &err);
+    if (!f || !ctx) return;
+    gan_tensor *params = fixture_tensor(ctx, f, "params"), *x = fixture_tensor(ctx, f, "x");
+    gan_tensor *dy = fixture_tensor(ctx, f, "dy"), *want_y = fixture_tensor(ctx, f, "y");
+    gan_tensor *want_dx = fixture_tensor(ctx, f, "dx"), *hz = augment_hz_geom(ctx);
+    if (params && x) {
+        int n = (int)params->shape[0];
+        float *q = fixture_host(ctx, params), *g = malloc((size_t)n * 9 * sizeof *g);
+        for (int s = 0; s < n; s++) {
+            const float *v = q + s * 10;
+            augment_geom a = {1, 1, 1, 1, 1, 1, 1, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]};
+            augment_geom_inverse(&a, 20, 16, g + s * 9);
+        }
+        augment_geom_run run;
+        gan_tensor *y = augment_geometric(ctx, x, g, hz, &run);
+        gan_tensor *dx = y ? augment_geometric_backward(ctx, dy, hz, &run) : NULL;
+        printf("geometric execution (pad %d %d %d %d): images %.2g, gradient %.2g\n", run.pad.left, run.pad.right,
+               run.pad.top, run.pad.bottom, fixture_compare(ctx, y, want_y, "geometric y", COLOR_TOLERANCE),
+               fixture_compare(ctx, dx, want_dx, "geometric dx", COLOR_TOLERANCE));
+        augment_geom_run_free(ctx, &run);
+        gan_tensor_free(ctx, y), gan_tensor_free(ctx, dx);
+        free(q), free(g);
+    }
+    gan_tensor *all[] = {params, x, dy, want_y, want_dx, hz};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) gan_tensor_free(ctx, all[i]);
+    CHECKF(!gan_ctx_failed(ctx), "%s", ctx->error.msg);
+    gan_ctx_free(ctx);
+    gan_st_close(f);
+}
+
 int main(void) {
     check_trajectory();
     check_intervals();
@@ -224,5 +260,6 @@ int main(void) {
     check_color_draws();
     check_geom();
     check_affine_sample();
+    check_geom_run();
     TEST_DONE();
 }

@@ -1,9 +1,11 @@
 #include "augment.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gan/rng.h"
+#include "gan/tensor.h"
 
 /* out = a . b for row-major 4x4 matrices (out may be b). */
 static void matmul4(const float *a, const float *b, float *out) {
@@ -137,4 +139,134 @@ void augment_geom_inverse(const augment_geom *a, int width, int height, float g[
     if (a->aniso_on) then_scale(g, 1 / a->aniso, 1 / (1 / a->aniso));
     if (a->rotate_on) then_rotate(g, -(-a->rotate_post));
     if (a->xfrac_on) then_translate(g, -(a->xfrac_x * width), -(a->xfrac_y * height));
+}
+
+/* ------------------------------------------------- executing the geometry */
+
+/* Daubechies' symlet with 6 vanishing moments (12 taps), the reference's
+ * Hz_geom before normalisation. */
+static const double SYM6[12] = {0.015404109327027373,  0.0034907120842174702, -0.11799011114819057,
+                                -0.048311742585633,    0.4910559419267466,    0.787641141030194,
+                                0.3379294217276218,    -0.07263752278646252,  -0.021060292512300564,
+                                0.04472490177066578,   0.0017677118642428036, -0.007800708325034148};
+#define HZ_TAPS 12
+#define HZ_PAD (HZ_TAPS / 4)
+
+gan_tensor *augment_hz_geom(gan_ctx *ctx) {
+    float taps[HZ_TAPS], f[HZ_TAPS * HZ_TAPS], sum = 0;
+    for (int i = 0; i < HZ_TAPS; i++) sum += taps[i] = (float)SYM6[i];
+    for (int i = 0; i < HZ_TAPS; i++) taps[i] /= sum;
+    for (int i = 0; i < HZ_TAPS; i++)
+        for (int j = 0; j < HZ_TAPS; j++) f[i * HZ_TAPS + j] = taps[i] * taps[j];
+    return gan_tensor_from_host(ctx, 2, (int64_t[]){HZ_TAPS, HZ_TAPS}, f);
+}
+
+/* out = a . b (row-major 3x3; out may alias either). */
+static void mul3(const float *a, const float *b, float *out) {
+    float r[9];
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) r[i * 3 + j] = a[i * 3] * b[j] + a[i * 3 + 1] * b[3 + j] + a[i * 3 + 2] * b[6 + j];
+    memcpy(out, r, sizeof r);
+}
+
+static void scale3(float sx, float sy, float *m) {
+    const float r[9] = {sx, 0, 0, 0, sy, 0, 0, 0, 1};
+    memcpy(m, r, sizeof r);
+}
+
+static void translate3(float tx, float ty, float *m) {
+    const float r[9] = {1, 0, tx, 0, 1, ty, 0, 0, 1};
+    memcpy(m, r, sizeof r);
+}
+
+/* The padding that keeps every sample's transformed corners (plus the
+ * filter's reach) inside the padded image, bounded by reflection's limit. */
+static gan_pad_args geom_margin(const float *g_inv, int n, int width, int height) {
+    float cx = (float)((width - 1) / 2.0), cy = (float)((height - 1) / 2.0);
+    const float corners[4][2] = {{-cx, -cy}, {cx, -cy}, {cx, cy}, {-cx, cy}};
+    float m[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY}; /* x0, y0, x1, y1 */
+    for (int s = 0; s < n; s++)
+        for (int k = 0; k < 4; k++) {
+            const float *g = g_inv + s * 9;
+            float x = g[0] * corners[k][0] + g[1] * corners[k][1] + g[2];
+            float y = g[3] * corners[k][0] + g[4] * corners[k][1] + g[5];
+            m[0] = fmaxf(m[0], -x), m[1] = fmaxf(m[1], -y), m[2] = fmaxf(m[2], x), m[3] = fmaxf(m[3], y);
+        }
+    int out[4];
+    for (int i = 0; i < 4; i++) {
+        float v = m[i] + (float)(HZ_PAD * 2) - (i % 2 ? cy : cx);
+        float hi = (float)(i % 2 ? height - 1 : width - 1);
+        out[i] = (int)ceilf(fminf(fmaxf(v, 0.0f), hi));
+    }
+    return (gan_pad_args){out[0], out[2], out[1], out[3]};
+}
+
+/* The sampling matrices after padding and up-sampling, as the reference
+ * adjusts G_inv, in normalised [-1, 1] coordinates; the rows of theta. */
+static void geom_theta(const float *g_inv, const augment_geom_run *r, float theta[6]) {
+    float g[9], t[9], u[9];
+    memcpy(g, g_inv, sizeof g);
+    translate3((float)(r->pad.left - r->pad.right) / 2.0f, (float)(r->pad.top - r->pad.bottom) / 2.0f, t);
+    mul3(t, g, g);
+    scale3(2, 2, t), scale3(0.5f, 0.5f, u);
+    mul3(t, g, g), mul3(g, u, g);
+    translate3(-0.5f, -0.5f, t), translate3(0.5f, 0.5f, u);
+    mul3(t, g, g), mul3(g, u, g);
+    int out_w = (r->width + HZ_PAD * 2) * 2, out_h = (r->height + HZ_PAD * 2) * 2;
+    scale3((float)(2.0 / r->up_width), (float)(2.0 / r->up_height), t);
+    scale3((float)(1 / (2.0 / out_w)), (float)(1 / (2.0 / out_h)), u);
+    mul3(t, g, g), mul3(g, u, g);
+    memcpy(theta, g, 6 * sizeof *theta);
+}
+
+/* down-sampling with the filter flipped and HZ_PAD * 2 cropped per side, as
+ * downsample2d(padding=-Hz_pad*2, flip_filter=True). */
+static gan_upfirdn2d_args geom_down_args(void) {
+    int p0 = -HZ_PAD * 2 + (HZ_TAPS - 2 + 1) / 2, p1 = -HZ_PAD * 2 + (HZ_TAPS - 2) / 2;
+    return (gan_upfirdn2d_args){1, 1, 2, 2, p0, p1, p0, p1, 1.0f, 1};
+}
+
+gan_tensor *augment_geometric(gan_ctx *ctx, const gan_tensor *images, const float *g_inv, const gan_tensor *hz,
+                              augment_geom_run *run) {
+    memset(run, 0, sizeof *run);
+    if (!images || images->ndim != 4) return gan_ctx_fail(ctx, "augment_geometric: expected [N, C, H, W] images");
+    int n = (int)images->shape[0];
+    run->height = (int)images->shape[2], run->width = (int)images->shape[3];
+    run->pad = geom_margin(g_inv, n, run->width, run->height);
+    run->up_height = 2 * (run->height + run->pad.top + run->pad.bottom);
+    run->up_width = 2 * (run->width + run->pad.left + run->pad.right);
+    float *theta = malloc((size_t)(n > 0 ? n : 1) * 6 * sizeof *theta);
+    if (!theta) return gan_ctx_fail(ctx, "augment_geometric: out of memory");
+    for (int s = 0; s < n; s++) geom_theta(g_inv + s * 9, run, theta + s * 6);
+    run->theta = gan_tensor_from_host(ctx, 3, (int64_t[]){n, 2, 3}, theta);
+    free(theta);
+    gan_tensor *padded = gan_pad_reflect(ctx, images, run->pad);
+    gan_tensor *up = gan_upsample2d(ctx, padded, hz);
+    gan_tensor_free(ctx, padded);
+    gan_tensor *sampled = gan_affine_sample(ctx, up, run->theta, (run->height + HZ_PAD * 2) * 2,
+                                            (run->width + HZ_PAD * 2) * 2);
+    gan_tensor_free(ctx, up);
+    gan_tensor *out = gan_upfirdn2d(ctx, sampled, hz, geom_down_args());
+    gan_tensor_free(ctx, sampled);
+    return out;
+}
+
+gan_tensor *augment_geometric_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *hz,
+                                       const augment_geom_run *run) {
+    int sampled_h = (run->height + HZ_PAD * 2) * 2, sampled_w = (run->width + HZ_PAD * 2) * 2;
+    gan_tensor *d_sampled = gan_upfirdn2d_backward(ctx, dy, hz, geom_down_args(), sampled_h, sampled_w);
+    gan_tensor *d_up = gan_affine_sample_backward(ctx, d_sampled, run->theta, run->up_height, run->up_width);
+    gan_tensor_free(ctx, d_sampled);
+    gan_upfirdn2d_args up = {2, 2, 1, 1, (HZ_TAPS + 1) / 2, (HZ_TAPS - 2) / 2, (HZ_TAPS + 1) / 2, (HZ_TAPS - 2) / 2,
+                             4.0f, 0};
+    gan_tensor *d_padded = gan_upfirdn2d_backward(ctx, d_up, hz, up, run->up_height / 2, run->up_width / 2);
+    gan_tensor_free(ctx, d_up);
+    gan_tensor *dx = gan_pad_reflect_backward(ctx, d_padded, run->pad);
+    gan_tensor_free(ctx, d_padded);
+    return dx;
+}
+
+void augment_geom_run_free(gan_ctx *ctx, augment_geom_run *run) {
+    gan_tensor_free(ctx, run->theta);
+    run->theta = NULL;
 }

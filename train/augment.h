@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "gan/ops.h"
+
 typedef struct augment_color {
     int brightness_on, contrast_on, lumaflip_on, hue_on, saturation_on; /* in the pipeline */
     float brightness; /* added to r, g, b (identity 0) */
@@ -53,5 +55,30 @@ typedef struct augment_geom {
  * row-major 3x3, pixel units about the image centre) of a width x height
  * image, composed in float32 in the reference's order. */
 void augment_geom_inverse(const augment_geom *a, int width, int height, float g[9]);
+
+/* ---- executing the geometric transforms (augment.py's "Execute geometric
+ * transformations"): reflection padding wide enough for every sample's
+ * transformed corners, x2 up-sampling with the sym6 wavelet filter, the
+ * bilinear resampling, and x2 down-sampling back to the input size. */
+
+/* The sym6 low-pass filter, normalised, as a [12, 12] tensor. */
+gan_tensor *augment_hz_geom(gan_ctx *ctx);
+
+/* What the backward pass needs of a forward one. */
+typedef struct augment_geom_run {
+    gan_pad_args pad;
+    int height, width, up_height, up_width;
+    gan_tensor *theta; /* [N, 2, 3] */
+} augment_geom_run;
+
+/* images [N, C, H, W] transformed by each sample's G_inv (host, [N][9], from
+ * augment_geom_inverse): a new tensor of the same shape, NULL with the
+ * error in ctx. hz from augment_hz_geom. */
+gan_tensor *augment_geometric(gan_ctx *ctx, const gan_tensor *images, const float *g_inv, const gan_tensor *hz,
+                              augment_geom_run *run);
+/* The gradient with respect to the images. */
+gan_tensor *augment_geometric_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *hz,
+                                       const augment_geom_run *run);
+void augment_geom_run_free(gan_ctx *ctx, augment_geom_run *run);
 
 #endif

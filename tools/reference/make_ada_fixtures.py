@@ -23,6 +23,12 @@ padding, align_corners=False), for images x [3, 2, 9, 11], matrices theta
 padding (F.pad mode 'reflect', (left, right, top, bottom) = (3, 1, 2, 4))
 of pad.x [2, 3, 5, 7]: pad.y and pad.dx for pad.dy.
 
+tests/fixtures/ada_geom_run.safetensors: the whole geometric execution
+(reflection padding from the corners' margin, x2 up-sampling with the sym6
+filter, affine_grid + grid_sample, x2 down-sampling) for images x
+[5, 3, 16, 20] under the G_inv of ada_geom's parameters (re-composed for
+20 x 16): y, and dx for dy.
+
 tests/fixtures/ada_p.txt: the trajectory of ADA's p under a scripted
 sequence of discriminator outputs, computed the way stylegan2-ada-pytorch's
 training loop does it (training_loop.py, "Execute ADA heuristic"): the signs
@@ -153,6 +159,70 @@ def write_sample_fixture():
     print(f"wrote {path}")
 
 
+SYM6 = [0.015404109327027373, 0.0034907120842174702, -0.11799011114819057, -0.048311742585633,
+        0.4910559419267466, 0.787641141030194, 0.3379294217276218, -0.07263752278646252,
+        -0.021060292512300564, 0.04472490177066578, 0.0017677118642428036, -0.007800708325034148]
+
+
+def geometric_execution(images, G_inv):
+    """augment.py's 'Execute geometric transformations', with the reference
+    upfirdn2d of tools/reference/stylegan2.py and the separable sym6 filter
+    as its outer product."""
+    import stylegan2
+    n, ch, height, width = images.shape
+    taps = torch.tensor(SYM6, dtype=torch.float32)
+    taps = taps / taps.sum()
+    hz = taps.ger(taps)
+    hz_pad = len(SYM6) // 4
+    cx, cy = (width - 1) / 2, (height - 1) / 2
+    cp = torch.tensor([[-cx, cx, cx, -cx], [-cy, -cy, cy, cy], [1, 1, 1, 1]], dtype=torch.float32)  # [xyz, idx]
+    cp = G_inv @ cp  # [batch, xyz, idx]
+    margin = cp[:, :2, :].permute(1, 0, 2).flatten(1)
+    margin = torch.cat([-margin, margin]).max(dim=1).values
+    margin = margin + torch.tensor([hz_pad * 2 - cx, hz_pad * 2 - cy] * 2, dtype=torch.float32)
+    margin = margin.max(torch.zeros(4))
+    margin = margin.min(torch.tensor([width - 1, height - 1] * 2, dtype=torch.float32))
+    mx0, my0, mx1, my1 = margin.ceil().to(torch.int32)
+    images = torch.nn.functional.pad(input=images, pad=[mx0, mx1, my0, my1], mode="reflect")
+    eye = torch.eye(3)
+    shift = eye.clone()
+    shift[0, 2], shift[1, 2] = (mx0 - mx1) / 2, (my0 - my1) / 2
+    G_inv = shift @ G_inv
+    images = stylegan2.upsample2d(images, hz)
+    s2 = eye.clone(); s2[0, 0] = s2[1, 1] = 2
+    s2i = eye.clone(); s2i[0, 0] = s2i[1, 1] = 0.5
+    G_inv = s2 @ G_inv @ s2i
+    tm = eye.clone(); tm[0, 2] = tm[1, 2] = -0.5
+    tp = eye.clone(); tp[0, 2] = tp[1, 2] = 0.5
+    G_inv = tm @ G_inv @ tp
+    shape = [n, ch, (height + hz_pad * 2) * 2, (width + hz_pad * 2) * 2]
+    a = eye.clone(); a[0, 0] = 2 / images.shape[3]; a[1, 1] = 2 / images.shape[2]
+    b = eye.clone(); b[0, 0] = 1 / (2 / shape[3]); b[1, 1] = 1 / (2 / shape[2])
+    G_inv = a @ G_inv @ b
+    grid = torch.nn.functional.affine_grid(theta=G_inv[:, :2, :], size=shape, align_corners=False)
+    images = torch.nn.functional.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    down = (-hz_pad * 2 + (len(SYM6) - 1) // 2, -hz_pad * 2 + (len(SYM6) - 2) // 2) * 2
+    return stylegan2.upfirdn2d(images, hz, down=2, pad=down, flip_filter=True)
+
+
+def write_geom_run_fixture():
+    params = torch.tensor([[0, 0, 0, 0, 1, 0, 1, 0, 0, 0],
+                           [1, 0, 0, 0, 1, 0, 1, 0, 0, 0],
+                           [0, 1, 0.1, -0.05, 1, 0, 1, 0, 0, 0],
+                           [0, 3, 0.025, 0.03125, 1.3, 0.4, 1, 0, 0, 0],
+                           [1, 2, -0.12, 0.11, 0.8, -1.2, 1.25, 2.0, 0.03, -0.07]])
+    G = geom_inverse(params, 20, 16)
+    g = torch.Generator().manual_seed(13)
+    x = torch.randn([5, 3, 16, 20], generator=g).requires_grad_(True)
+    y = geometric_execution(x, G)
+    dy = torch.randn(y.shape, generator=g)
+    (y * dy).sum().backward()
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "ada_geom_run.safetensors")
+    safetensors_io.write(path, {"params": params.numpy(), "G_inv": G.contiguous().numpy(), "x": x.detach().numpy(),
+                                "y": y.detach().numpy(), "dy": dy.numpy(), "dx": x.grad.numpy()})
+    print(f"wrote {path}: y {tuple(y.shape)}")
+
+
 def write_color_fixture():
     params = torch.tensor([[0, 1, 0, 0, 1],            # identity
                            [0.3, 1, 0, 0, 1],          # brightness
@@ -178,6 +248,7 @@ def main():
     write_color_fixture()
     write_geom_fixture()
     write_sample_fixture()
+    write_geom_run_fixture()
     p = torch.zeros([])  # float32, as augment_pipe.p
     count, total = 0.0, 0.0  # float64 counters, as training_stats keeps them
     lines = []

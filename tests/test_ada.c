@@ -253,6 +253,33 @@ static void check_geom_run(void) {
     gan_st_close(f);
 }
 
+/* Geometric draws: identity at p 0; at p 1 every transform applies with its
+ * spread (a rotation before or after with probability 1 overall). */
+static void check_geom_draws(void) {
+    enum { N = 4000 };
+    static augment_geom a[N];
+    augment_geom_set bgc = augment_geom_bgc();
+    augment_geom_draw(&bgc, 0.0f, 21, N, a);
+    int identity = 0;
+    for (int i = 0; i < N; i++) {
+        float g[9];
+        augment_geom_inverse(&a[i], 64, 64, g);
+        identity += g[0] == 1 && g[1] == 0 && g[2] == 0 && g[3] == 0 && g[4] == 1 && g[5] == 0;
+    }
+    CHECK(identity == N);
+    augment_geom_draw(&bgc, 1.0f, 21, N, a);
+    double flips = 0, quarters = 0, sq_scale = 0, sq_frac = 0, rotated = 0, xint_max = 0;
+    for (int i = 0; i < N; i++) {
+        flips += a[i].xflip, quarters += a[i].rotate90, sq_scale += pow(log2(a[i].scale), 2);
+        sq_frac += a[i].xfrac_x * a[i].xfrac_x, rotated += a[i].rotate_pre != 0 || a[i].rotate_post != 0;
+        xint_max = fmax(xint_max, fabs(a[i].xint_x));
+    }
+    printf("geometry at p 1: flips %.3f, mean quarter turns %.2f, log2 scale std %.3f, xfrac std %.3f, rotated %.3f\n",
+           flips / N, quarters / N, sqrt(sq_scale / N), sqrt(sq_frac / N), rotated / N);
+    CHECK(fabs(flips / N - 0.5) < 0.03 && fabs(quarters / N - 1.5) < 0.06 && fabs(sqrt(sq_scale / N) - 0.2) < 0.01);
+    CHECK(fabs(sqrt(sq_frac / N) - 0.125) < 0.006 && rotated / N > 0.99 && xint_max <= 0.125 && xint_max > 0.12);
+}
+
 int main(void) {
     check_trajectory();
     check_intervals();
@@ -261,5 +288,6 @@ int main(void) {
     check_geom();
     check_affine_sample();
     check_geom_run();
+    check_geom_draws();
     TEST_DONE();
 }

@@ -141,6 +141,40 @@ void augment_geom_inverse(const augment_geom *a, int width, int height, float g[
     if (a->xfrac_on) then_translate(g, -(a->xfrac_x * width), -(a->xfrac_y * height));
 }
 
+augment_geom_set augment_geom_bgc(void) {
+    return (augment_geom_set){1, 1, 1, 1, 1, 1, 1, 0.125f, 0.2f, 1.0f, 0.2f, 0.125f};
+}
+
+#define GEOM_DRAWS 10
+
+void augment_geom_draw(const augment_geom_set *set, float p, uint64_t seed, int n, augment_geom *out) {
+    float rot_p = 1.0f - sqrtf(fminf(fmaxf(1.0f - set->rotate * p, 0.0f), 1.0f));
+    for (int s = 0; s < n; s++) {
+        float pick[GEOM_DRAWS], normal[GEOM_DRAWS], uniform[GEOM_DRAWS];
+        uint64_t at = (uint64_t)s * GEOM_DRAWS;
+        gan_philox_uniform(seed ^ 0x67656f6d706bull, at, pick, GEOM_DRAWS);
+        gan_philox_normal(seed ^ 0x67656f6d6e6full, at, normal, GEOM_DRAWS);
+        gan_philox_uniform(seed ^ 0x67656f6d756eull, at, uniform, GEOM_DRAWS);
+        augment_geom *a = &out[s];
+        *a = (augment_geom){set->xflip > 0, set->rotate90 > 0, set->xint > 0, set->scale > 0, set->rotate > 0,
+                            set->aniso > 0, set->xfrac > 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0};
+        if (pick[0] < set->xflip * p) a->xflip = floorf(uniform[0] * 2);
+        if (pick[1] < set->rotate90 * p) a->rotate90 = floorf(uniform[1] * 4);
+        if (pick[2] < set->xint * p) {
+            a->xint_x = (uniform[2] * 2 - 1) * set->xint_max;
+            a->xint_y = (uniform[3] * 2 - 1) * set->xint_max;
+        }
+        if (pick[3] < set->scale * p) a->scale = exp2f(normal[3] * set->scale_std);
+        if (pick[4] < rot_p) a->rotate_pre = (uniform[4] * 2 - 1) * PI_F * set->rotate_max;
+        if (pick[5] < set->aniso * p) a->aniso = exp2f(normal[5] * set->aniso_std);
+        if (pick[6] < rot_p) a->rotate_post = (uniform[6] * 2 - 1) * PI_F * set->rotate_max;
+        if (pick[7] < set->xfrac * p) {
+            a->xfrac_x = normal[7] * set->xfrac_std;
+            a->xfrac_y = normal[8] * set->xfrac_std;
+        }
+    }
+}
+
 /* ------------------------------------------------- executing the geometry */
 
 /* Daubechies' symlet with 6 vanishing moments (12 taps), the reference's

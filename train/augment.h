@@ -56,6 +56,21 @@ typedef struct augment_geom {
  * image, composed in float32 in the reference's order. */
 void augment_geom_inverse(const augment_geom *a, int width, int height, float g[9]);
 
+/* A pipeline's geometric transforms: probability multipliers (0: not in the
+ * pipeline) and the ranges of their parameters. */
+typedef struct augment_geom_set {
+    float xflip, rotate90, xint, scale, rotate, aniso, xfrac;
+    float xint_max, scale_std, rotate_max, aniso_std, xfrac_std;
+} augment_geom_set;
+/* The 'bgc' set's geometric part (also 'blit': x-flip, quarter turns,
+ * integer translation; 'geom': the rest), with the reference's ranges. */
+augment_geom_set augment_geom_bgc(void);
+/* Each of n samples' geometric parameters at strength p from Philox stream
+ * seed, with the reference's distributions; the two rotations each apply
+ * with probability 1 - sqrt(1 - rotate p), so that one of them does with
+ * probability rotate p. */
+void augment_geom_draw(const augment_geom_set *set, float p, uint64_t seed, int n, augment_geom *out);
+
 /* ---- executing the geometric transforms (augment.py's "Execute geometric
  * transformations"): reflection padding wide enough for every sample's
  * transformed corners, x2 up-sampling with the sym6 wavelet filter, the

@@ -12,7 +12,10 @@
  * - the resampling (affine_grid + bilinear grid_sample), reflection padding
  *   and their gradients (tests/fixtures/ada_sample.safetensors);
  * - the whole geometric execution (padding, sym6 up-sampling, resampling,
- *   down-sampling) and its gradient (tests/fixtures/ada_geom_run.safetensors). */
+ *   down-sampling) and its gradient (tests/fixtures/ada_geom_run.safetensors);
+ * - the bgc pipeline: the same seed gives the same images, and its backward
+ *   pass is the adjoint of its forward pass (for fixed draws the pipe is
+ *   affine in the images: A x + b, b what it makes of a black image). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,6 +283,43 @@ static void check_geom_draws(void) {
     CHECK(fabs(sqrt(sq_frac / N) - 0.125) < 0.006 && rotated / N > 0.99 && xint_max <= 0.125 && xint_max > 0.12);
 }
 
+static double dot(gan_ctx *ctx, const gan_tensor *a, const gan_tensor *b) {
+    float *x = fixture_host(ctx, a), *y = fixture_host(ctx, b);
+    double sum = 0;
+    for (int64_t i = 0; i < a->numel; i++) sum += (double)x[i] * y[i];
+    free(x), free(y);
+    return sum;
+}
+
+static void check_pipe(void) {
+    gan_error err = {{0}};
+    gan_ctx *ctx = gan_ctx_new((gan_device){GAN_DEVICE_CPU, 0}, 2, &err);
+    augment_pipe pipe;
+    CHECK_OK(augment_pipe_bgc(ctx, &pipe), &err);
+    int64_t shape[4] = {6, 3, 32, 32};
+    gan_tensor *x = gan_randn(ctx, 4, shape, (uint64_t[]){1}, 1, 0), *v = gan_randn(ctx, 4, shape, (uint64_t[]){2}, 1, 0);
+    gan_tensor *dy = gan_randn(ctx, 4, shape, (uint64_t[]){3}, 1, 0);
+    augment_tape tape;
+    gan_tensor *y = augment_apply(ctx, &pipe, x, 0.8f, 77, &tape), *again = augment_apply(ctx, &pipe, x, 0.8f, 77, NULL);
+    gan_tensor *other = augment_apply(ctx, &pipe, x, 0.8f, 78, NULL);
+    CHECK(y && again && fixture_compare(ctx, again, y, "same seed", 0) == 0);
+    CHECK(other && dot(ctx, other, y) != dot(ctx, y, y));
+    /* <dy, A v> = <A^T dy, v> with A v = pipe(v) - pipe(0) */
+    gan_tensor *zero = gan_scale(ctx, v, 0), *b = augment_apply(ctx, &pipe, zero, 0.8f, 77, NULL);
+    gan_tensor *av = augment_apply(ctx, &pipe, v, 0.8f, 77, NULL), *atdy = augment_apply_backward(ctx, &pipe, dy, &tape);
+    if (av && atdy && b) {
+        double lhs = dot(ctx, dy, av) - dot(ctx, dy, b), rhs = dot(ctx, atdy, v);
+        printf("bgc pipeline at p 0.8: <dy, A v> %.6f, <A^T dy, v> %.6f\n", lhs, rhs);
+        CHECKF(fabs(lhs - rhs) <= 1e-4 * fabs(lhs), "the backward pass is not the adjoint: %g vs %g", lhs, rhs);
+    }
+    augment_tape_free(ctx, &tape);
+    gan_tensor *all[] = {x, v, dy, y, again, other, av, atdy, zero, b};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) gan_tensor_free(ctx, all[i]);
+    augment_pipe_free(ctx, &pipe);
+    CHECKF(!gan_ctx_failed(ctx), "%s", ctx->error.msg);
+    gan_ctx_free(ctx);
+}
+
 int main(void) {
     check_trajectory();
     check_intervals();
@@ -289,5 +329,6 @@ int main(void) {
     check_affine_sample();
     check_geom_run();
     check_geom_draws();
+    check_pipe();
     TEST_DONE();
 }

@@ -304,3 +304,93 @@ void augment_geom_run_free(gan_ctx *ctx, augment_geom_run *run) {
     gan_tensor_free(ctx, run->theta);
     run->theta = NULL;
 }
+
+/* ------------------------------------------------------------ the pipeline */
+
+int augment_pipe_bgc(gan_ctx *ctx, augment_pipe *pipe) {
+    *pipe = (augment_pipe){augment_geom_bgc(), augment_color_bgc(), augment_hz_geom(ctx)};
+    return pipe->hz ? 0 : -1;
+}
+
+void augment_pipe_free(gan_ctx *ctx, augment_pipe *pipe) {
+    gan_tensor_free(ctx, pipe->hz);
+    pipe->hz = NULL;
+}
+
+static int any_geom(const augment_geom_set *g) {
+    return g->xflip > 0 || g->rotate90 > 0 || g->xint > 0 || g->scale > 0 || g->rotate > 0 || g->aniso > 0 ||
+           g->xfrac > 0;
+}
+
+static int any_color(const augment_color_set *c) {
+    return c->brightness > 0 || c->contrast > 0 || c->lumaflip > 0 || c->hue > 0 || c->saturation > 0;
+}
+
+/* The stages' streams: one seed names a minibatch's augmentation. */
+#define GEOM_STREAM 0x67656f6dull
+#define COLOR_STREAM 0x636f6c72ull
+
+static gan_tensor *geometric_stage(gan_ctx *ctx, const augment_pipe *pipe, const gan_tensor *x, float p,
+                                   uint64_t seed, augment_geom_run *run) {
+    int n = (int)x->shape[0];
+    augment_geom *draws = malloc((size_t)(n > 0 ? n : 1) * sizeof *draws);
+    float *g = malloc((size_t)(n > 0 ? n : 1) * 9 * sizeof *g);
+    gan_tensor *out = NULL;
+    if (!draws || !g) {
+        gan_ctx_fail(ctx, "augment: out of memory");
+    } else {
+        augment_geom_draw(&pipe->geom, p, seed ^ GEOM_STREAM, n, draws);
+        for (int s = 0; s < n; s++) augment_geom_inverse(&draws[s], (int)x->shape[3], (int)x->shape[2], g + s * 9);
+        out = augment_geometric(ctx, x, g, pipe->hz, run);
+    }
+    free(draws), free(g);
+    return out;
+}
+
+static gan_tensor *color_matrices(gan_ctx *ctx, const augment_pipe *pipe, int n, float p, uint64_t seed) {
+    augment_color *draws = malloc((size_t)(n > 0 ? n : 1) * sizeof *draws);
+    float *m = malloc((size_t)(n > 0 ? n : 1) * 16 * sizeof *m);
+    gan_tensor *out = NULL;
+    if (!draws || !m) {
+        gan_ctx_fail(ctx, "augment: out of memory");
+    } else {
+        augment_color_draw(&pipe->color, p, seed ^ COLOR_STREAM, n, draws);
+        for (int s = 0; s < n; s++) augment_color_matrix(&draws[s], m + s * 16);
+        out = gan_tensor_from_host(ctx, 3, (int64_t[]){n, 4, 4}, m);
+    }
+    free(draws), free(m);
+    return out;
+}
+
+gan_tensor *augment_apply(gan_ctx *ctx, const augment_pipe *pipe, const gan_tensor *images, float p, uint64_t seed,
+                          augment_tape *tape) {
+    augment_tape local;
+    augment_tape *t = tape ? tape : &local;
+    memset(t, 0, sizeof *t);
+    if (!images || images->ndim != 4) return gan_ctx_fail(ctx, "augment: expected [N, C, H, W] images");
+    t->geometric = any_geom(&pipe->geom), t->colour = any_color(&pipe->color);
+    gan_tensor *x = t->geometric ? geometric_stage(ctx, pipe, images, p, seed, &t->geom) : gan_scale(ctx, images, 1);
+    if (x && t->colour) {
+        t->matrices = color_matrices(ctx, pipe, (int)images->shape[0], p, seed);
+        gan_tensor *y = gan_color_transform(ctx, x, t->matrices);
+        gan_tensor_free(ctx, x);
+        x = y;
+    }
+    if (!tape) augment_tape_free(ctx, &local);
+    return x;
+}
+
+gan_tensor *augment_apply_backward(gan_ctx *ctx, const augment_pipe *pipe, const gan_tensor *dy,
+                                   const augment_tape *tape) {
+    gan_tensor *d = tape->colour ? gan_color_transform_backward(ctx, dy, tape->matrices) : gan_scale(ctx, dy, 1);
+    if (!tape->geometric) return d;
+    gan_tensor *dx = augment_geometric_backward(ctx, d, pipe->hz, &tape->geom);
+    gan_tensor_free(ctx, d);
+    return dx;
+}
+
+void augment_tape_free(gan_ctx *ctx, augment_tape *tape) {
+    augment_geom_run_free(ctx, &tape->geom);
+    gan_tensor_free(ctx, tape->matrices);
+    tape->matrices = NULL;
+}

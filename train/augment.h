@@ -96,4 +96,31 @@ gan_tensor *augment_geometric_backward(gan_ctx *ctx, const gan_tensor *dy, const
                                        const augment_geom_run *run);
 void augment_geom_run_free(gan_ctx *ctx, augment_geom_run *run);
 
+/* ---- the pipeline: geometric transforms, then colour, as the reference
+ * orders them (its image-space filter, noise and cutout sets are not
+ * written yet). */
+typedef struct augment_pipe {
+    augment_geom_set geom;
+    augment_color_set color;
+    gan_tensor *hz; /* the sym6 filter on the pipe's device */
+} augment_pipe;
+
+typedef struct augment_tape {
+    int geometric, colour; /* which stages ran (a stage with no transform in the set is skipped) */
+    augment_geom_run geom;
+    gan_tensor *matrices; /* [N, 4, 4] colour matrices */
+} augment_tape;
+
+/* The 'bgc' pipeline, its filter made on ctx's device. */
+int augment_pipe_bgc(gan_ctx *ctx, augment_pipe *pipe);
+void augment_pipe_free(gan_ctx *ctx, augment_pipe *pipe);
+/* Augments images [N, C, H, W] at strength p with the draws of Philox stream
+ * seed; the tape (may be NULL for reals, whose gradient is not needed)
+ * keeps what the backward pass uses. */
+gan_tensor *augment_apply(gan_ctx *ctx, const augment_pipe *pipe, const gan_tensor *images, float p, uint64_t seed,
+                          augment_tape *tape);
+gan_tensor *augment_apply_backward(gan_ctx *ctx, const augment_pipe *pipe, const gan_tensor *dy,
+                                   const augment_tape *tape);
+void augment_tape_free(gan_ctx *ctx, augment_tape *tape);
+
 #endif

@@ -49,6 +49,8 @@ static void pack_usage(FILE *out) {
             "  --out FILE  the packed dataset (.dset, memory-mapped by dne train)\n"
             "  --res N     resize to N x N (area when shrinking, Lanczos when enlarging)\n"
             "  --labels    keep class labels (from dataset.json; an error if there are none)\n"
+            "  --class NAME[,NAME...]  only these classes' images (e.g. one character of dne prep crop\n"
+            "              --classes character); with --labels they become classes 0, 1, ... in this order\n"
             "  --zip       write a stylegan2-ada-pytorch dataset zip instead\n"
             "  --quiet     no summary line\n");
 }
@@ -185,7 +187,7 @@ static int parse_pack(int argc, char **argv, prep_pack_options *o, gan_error *er
     static const struct option longopts[] = {
         {"in", required_argument, 0, 'i'}, {"out", required_argument, 0, 'o'}, {"res", required_argument, 0, 'r'},
         {"labels", no_argument, 0, 'l'},   {"zip", no_argument, 0, 'z'},       {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},     {0, 0, 0, 0}};
+        {"class", required_argument, 0, 'c'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     *o = (prep_pack_options){0};
     opterr = 0;
     optind = 1;
@@ -202,6 +204,7 @@ static int parse_pack(int argc, char **argv, prep_pack_options *o, gan_error *er
         case 'l': o->labels = 1; break;
         case 'z': o->zip = 1; break;
         case 'q': o->quiet = 1; break;
+        case 'c': o->classes = optarg; break;
         case 'h': pack_usage(stdout); exit(0);
         default: return gan_fail(err, "unknown or incomplete option '%s' (see dne prep pack --help)", argv[optind - 1]);
         }

@@ -19,12 +19,16 @@ typedef struct packer {
     const prep_pack_options *o;
     gan_dataset *d;
     int res, channels, labels;
+    int count, *pick;   /* the output's images: input indices */
+    int class_count;    /* output classes (the input's, or those --class names) */
+    int *class_of;      /* input class -> output class, or -1 (NULL: the same) */
+    const char **class_names; /* output class -> name */
     uint8_t *src, *hwc, *resized; /* scratch for one image */
 } packer;
 
 /* Image i at the output resolution, CHW. */
-static int pack_read(packer *p, int i, uint8_t *chw, gan_error *err) {
-    int in_res = gan_dataset_resolution(p->d);
+static int pack_read(packer *p, int out_index, uint8_t *chw, gan_error *err) {
+    int i = p->pick[out_index], in_res = gan_dataset_resolution(p->d);
     if (in_res == p->res) return gan_dataset_read(p->d, i, chw, NULL, err);
     if (gan_dataset_read(p->d, i, p->src, NULL, err) != 0) return -1;
     gan_chw_to_hwc(p->src, p->hwc, in_res, in_res, p->channels);
@@ -35,26 +39,28 @@ static int pack_read(packer *p, int i, uint8_t *chw, gan_error *err) {
 
 /* ---------------------------------------------------------------- .dset */
 
+/* The output class of output image i. */
+static int out_label(const packer *p, int i) {
+    int k = gan_dataset_label_index(p->d, p->pick[i]);
+    return p->class_of ? p->class_of[k] : k;
+}
+
 static int pack_dset(packer *p, gan_error *err) {
-    int n = gan_dataset_count(p->d), k = p->labels ? gan_dataset_label_dim(p->d) : 0;
+    int n = p->count, k = p->labels ? p->class_count : 0;
     int32_t *labels = k ? malloc((size_t)n * sizeof *labels) : NULL;
-    const char **names = k ? calloc((size_t)k, sizeof *names) : NULL;
     uint8_t *chw = malloc((size_t)p->channels * p->res * p->res);
-    if ((k && (!labels || !names)) || !chw) {
+    if ((k && !labels) || !chw) {
         free(labels);
-        free(names);
         free(chw);
         return gan_fail(err, "out of memory");
     }
-    for (int i = 0; i < n && k; i++) labels[i] = gan_dataset_label_index(p->d, i);
-    for (int c = 0; c < k; c++) names[c] = gan_dataset_class_name(p->d, c);
-    gan_dset_writer *w = gan_dset_writer_open(p->o->out, n, p->res, p->channels, k, labels, names, err);
+    for (int i = 0; i < n && k; i++) labels[i] = out_label(p, i);
+    gan_dset_writer *w = gan_dset_writer_open(p->o->out, n, p->res, p->channels, k, labels, p->class_names, err);
     int rc = w ? 0 : -1;
     for (int i = 0; rc == 0 && i < n; i++)
         if (pack_read(p, i, chw, err) != 0 || gan_dset_writer_add(w, chw, err) != 0) rc = -1;
     if (w) rc = rc == 0 ? gan_dset_writer_commit(w, err) : (gan_dset_writer_abort(w), -1);
     free(labels);
-    free(names);
     free(chw);
     return rc;
 }
@@ -128,12 +134,11 @@ static char *dataset_json(packer *p, int n) {
             snprintf(name, sizeof name, "%05d/img%08d.png", i / 1000, i);
             cJSON *pair = cJSON_CreateArray();
             cJSON_AddItemToArray(pair, cJSON_CreateString(name));
-            cJSON_AddItemToArray(pair, cJSON_CreateNumber(gan_dataset_label_index(p->d, i)));
+            cJSON_AddItemToArray(pair, cJSON_CreateNumber(out_label(p, i)));
             cJSON_AddItemToArray(labels, pair);
         }
         cJSON *names = cJSON_AddArrayToObject(root, "class_names");
-        for (int k = 0; k < gan_dataset_label_dim(p->d); k++)
-            cJSON_AddItemToArray(names, cJSON_CreateString(gan_dataset_class_name(p->d, k)));
+        for (int k = 0; k < p->class_count; k++) cJSON_AddItemToArray(names, cJSON_CreateString(p->class_names[k]));
     } else {
         cJSON_AddNullToObject(root, "labels");
     }
@@ -143,7 +148,7 @@ static char *dataset_json(packer *p, int n) {
 }
 
 static int add_entries(packer *p, zip_t *z, gan_error *err) {
-    int n = gan_dataset_count(p->d);
+    int n = p->count;
     for (int i = 0; i < n; i++) {
         char name[64];
         snprintf(name, sizeof name, "%05d/img%08d.png", i / 1000, i);
@@ -201,6 +206,48 @@ static int pack_zip(packer *p, gan_error *err) {
     return rc;
 }
 
+/* Resolves --class names against the input's classes: the class map and
+ * the output's names. */
+static int select_classes(packer *p, gan_error *err) {
+    int k = gan_dataset_label_dim(p->d);
+    if (k == 0) return gan_fail(err, "--class: %s has no labels (no dataset.json with labels)", p->o->in);
+    p->class_of = malloc((size_t)k * sizeof *p->class_of);
+    p->class_names = calloc((size_t)k, sizeof *p->class_names);
+    char *list = strdup(p->o->classes);
+    if (!p->class_of || !p->class_names || !list) return free(list), gan_fail(err, "out of memory");
+    for (int c = 0; c < k; c++) p->class_of[c] = -1;
+    int rc = 0;
+    for (char *save, *name = strtok_r(list, ",", &save); name && rc == 0; name = strtok_r(NULL, ",", &save)) {
+        int found = -1;
+        for (int c = 0; c < k && found < 0; c++)
+            if (strcmp(gan_dataset_class_name(p->d, c), name) == 0) found = c;
+        if (found < 0) rc = gan_fail(err, "--class: no class '%s' in %s", name, p->o->in);
+        else if (p->class_of[found] < 0) {
+            p->class_names[p->class_count] = gan_dataset_class_name(p->d, found);
+            p->class_of[found] = p->class_count++;
+        }
+    }
+    free(list);
+    if (rc == 0 && p->class_count == 0) rc = gan_fail(err, "--class: no class named");
+    return rc;
+}
+
+/* The images to write: all, or those of the selected classes. */
+static int select_images(packer *p, gan_error *err) {
+    int n = gan_dataset_count(p->d);
+    if (!(p->pick = malloc((size_t)(n > 0 ? n : 1) * sizeof *p->pick))) return gan_fail(err, "out of memory");
+    for (int i = 0; i < n; i++)
+        if (!p->class_of || p->class_of[gan_dataset_label_index(p->d, i)] >= 0) p->pick[p->count++] = i;
+    if (p->count == 0) return gan_fail(err, "--class: no images of those classes in %s", p->o->in);
+    if (!p->class_of) {
+        p->class_count = gan_dataset_label_dim(p->d);
+        p->class_names = calloc((size_t)(p->class_count > 0 ? p->class_count : 1), sizeof *p->class_names);
+        if (!p->class_names) return gan_fail(err, "out of memory");
+        for (int c = 0; c < p->class_count; c++) p->class_names[c] = gan_dataset_class_name(p->d, c);
+    }
+    return 0;
+}
+
 int prep_pack(const prep_pack_options *o, gan_error *err) {
     packer p = {.o = o};
     if (!(p.d = gan_dataset_open(o->in, err))) return -1;
@@ -210,6 +257,8 @@ int prep_pack(const prep_pack_options *o, gan_error *err) {
     int rc = 0;
     if (o->labels && gan_dataset_label_dim(p.d) == 0)
         rc = gan_fail(err, "--labels: %s has no labels (no dataset.json with labels)", o->in);
+    if (rc == 0 && o->classes) rc = select_classes(&p, err);
+    if (rc == 0) rc = select_images(&p, err);
     int in_res = gan_dataset_resolution(p.d);
     p.src = malloc((size_t)p.channels * in_res * in_res);
     p.hwc = malloc((size_t)p.channels * in_res * in_res);
@@ -217,9 +266,11 @@ int prep_pack(const prep_pack_options *o, gan_error *err) {
     if (rc == 0 && (!p.src || !p.hwc || !p.resized)) rc = gan_fail(err, "out of memory");
     if (rc == 0) rc = o->zip ? pack_zip(&p, err) : pack_dset(&p, err);
     if (rc == 0 && !o->quiet)
-        fprintf(stderr, "dne prep pack: %d images, %dx%d, %d channel%s, %d classes -> %s\n", gan_dataset_count(p.d),
-                p.res, p.res, p.channels, p.channels > 1 ? "s" : "", o->labels ? gan_dataset_label_dim(p.d) : 0,
-                o->out);
+        fprintf(stderr, "dne prep pack: %d images, %dx%d, %d channel%s, %d classes -> %s\n", p.count, p.res, p.res,
+                p.channels, p.channels > 1 ? "s" : "", o->labels ? p.class_count : 0, o->out);
+    free(p.pick);
+    free(p.class_of);
+    free(p.class_names);
     free(p.src);
     free(p.hwc);
     free(p.resized);

@@ -10,6 +10,7 @@ typedef struct prep_pack_options {
     const char *in, *out;
     int res;    /* 0: the input's resolution */
     int labels; /* keep class labels (the input must have them) */
+    const char *classes; /* NULL, or "name[,name...]": keep only these classes' images (labels renumbered in this order) */
     int zip;    /* write a stylegan2-ada zip instead of a .dset */
     int quiet;
 } prep_pack_options;

@@ -83,4 +83,17 @@ status=0
 head -c 5000 "$tmp/faces.dset" >"$tmp/cut.dset"
 err=$("$dne" prep pack --in "$tmp/cut.dset" --out "$tmp/l.dset" 2>&1) || status=$?
 [[ $status -eq 1 && $err == *truncated* ]] || fail "truncated .dset: $status $err"
+# One character's images (--class), renumbered; unknown, empty and unlabelled selections refused.
+summary=$("$dne" prep pack --in "$tmp/faces.dset" --out "$tmp/emilia.dset" --class "emilia_(re:zero)" --labels 2>&1)
+[[ $summary == *"2 images"*"1 classes"* ]] || fail "--class: $summary"
+summary=$("$dne" prep pack --in "$tmp/faces.dset" --out "$tmp/both.dset" --class "emilia_(re:zero),emilia_(re:zero)" 2>&1)
+[[ $summary == *"2 images"* ]] || fail "--class listed twice: $summary"
+for bad in "rem_(re:zero)=no class 'rem_(re:zero)'" "nobody=no class 'nobody'"; do
+  status=0
+  err=$("$dne" prep pack --in "$tmp/faces.dset" --out "$tmp/c.dset" --class "${bad%%=*}" 2>&1) || status=$?
+  [[ $status -eq 1 && $err == *"${bad#*=}"* && ! -e $tmp/c.dset ]] || fail "--class ${bad%%=*}: $status $err"
+done
+status=0
+err=$("$dne" prep pack --in "$tmp/small.dset" --out "$tmp/c.dset" --class x 2>&1) || status=$?
+[[ $status -eq 1 && $err == *"has no labels"* ]] || fail "--class on unlabelled: $status $err"
 echo "prep.sh: all checks passed"

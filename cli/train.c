@@ -29,7 +29,8 @@ static void usage(FILE *out) {
             "  --metric-data PATH  the real images SWD compares with (default: --data)\n"
             "  --metric-num N  that many reals and as many fakes (default: min(1000, all))\n"
             "  --threads N     CPU threads (default: all cores)\n"
-            "  --device DEV    cpu (default), cuda or cuda:N: where the networks train\n");
+            "  --device DEV    cpu (default), cuda or cuda:N: where the networks train\n"
+            "  --freezed K     FreezeD: keep D's first K layers (from the input) fixed (default 0)\n");
 }
 
 /* A non-negative number flag into a double (dne_parse_float reads floats). */
@@ -50,7 +51,7 @@ int dne_train(int argc, char **argv) {
         {"resume", required_argument, 0, 'r'}, {"grid", required_argument, 0, 'G'},
         {"threads", required_argument, 0, 'T'}, {"metrics", required_argument, 0, 'M'},
         {"metric-data", required_argument, 0, 'D'}, {"metric-num", required_argument, 0, 'N'},
-        {"device", required_argument, 0, 'V'},   {"help", no_argument, 0, 'h'},
+        {"device", required_argument, 0, 'V'},   {"freezed", required_argument, 0, 'F'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     run_config rc = {.outdir = "training-runs", .cfg = "auto", .kimg = 25000, .tick_kimg = 4, .snap = 50,
                      .gamma = -1, .grid = 8, .swd = 1};
@@ -81,12 +82,15 @@ int dne_train(int argc, char **argv) {
         case 'D': rc.metric_data = optarg; break;
         case 'N': status = dne_parse_long(optarg, "--metric-num", 1, 1000000, &v, &err), rc.metric_num = (int)v; break;
         case 'V': status = gan_device_parse(optarg, &rc.device, &err); break;
+        case 'F': status = dne_parse_long(optarg, "--freezed", 0, 1000, &v, &err), rc.freeze_d = (int)v; break;
         case 'h': usage(stdout); return 0;
         default: status = gan_fail(&err, "unknown or incomplete option '%s' (see dne train --help)", argv[optind - 1]);
         }
     }
     if (status == 0 && optind < argc) status = gan_fail(&err, "unexpected argument '%s'", argv[optind]);
     if (status == 0 && !rc.data && !rc.resume) status = gan_fail(&err, "--data is required (or --resume)");
+    if (status == 0 && rc.resume && rc.freeze_d)
+        status = gan_fail(&err, "--freezed applies to new runs; a resumed run keeps its checkpoint's");
     if (status != 0) return dne_error("train", DNE_EXIT_USAGE, &err);
     if (rc.resume && !kimg_given) rc.kimg = 0; /* the checkpoint's target */
     if (train_run(&rc, &err) != 0) return dne_error("train", DNE_EXIT_FAILURE, &err);

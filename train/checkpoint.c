@@ -24,6 +24,7 @@ char *train_options_to_json(const train_options *o, const run_meta *m) {
     cJSON_AddNumberToObject(j, "ema_kimg", o->ema_kimg);
     cJSON_AddNumberToObject(j, "ema_rampup", o->ema_rampup);
     cJSON_AddNumberToObject(j, "w_avg_beta", o->w_avg_beta);
+    cJSON_AddNumberToObject(j, "freeze_d", o->freeze_d);
     cJSON_AddNumberToObject(j, "seed", (double)m->seed);
     cJSON_AddBoolToObject(j, "mirror", m->mirror);
     cJSON_AddNumberToObject(j, "kimg", m->total_kimg);
@@ -56,12 +57,15 @@ int train_options_parse(const char *json, train_options *o, run_meta *m, gan_err
     if (rc == 0) {
         *o = (train_options){(int)v[0],  (float)v[1],  (float)v[2],  (float)v[3],  (float)v[4],
                              (float)v[5], (float)v[6], (float)v[7], (int)v[8],    (int)v[9],
-                             (int)v[10], (float)v[11], (float)v[12], (float)v[13], (float)v[14]};
+                             (int)v[10], (float)v[11], (float)v[12], (float)v[13], (float)v[14], 0};
         *m = (run_meta){.seed = (uint64_t)v[15], .total_kimg = v[16],
                         .mirror = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "mirror"))};
+        /* Optional: checkpoints from before FreezeD have none. */
+        const cJSON *freeze = cJSON_GetObjectItemCaseSensitive(j, "freeze_d");
+        o->freeze_d = cJSON_IsNumber(freeze) ? freeze->valueint : 0;
         snprintf(m->cfg, sizeof m->cfg, "%s", cfg->valuestring);
         snprintf(m->dataset, sizeof m->dataset, "%s", data->valuestring);
-        if (o->batch < 1 || o->g_reg_interval < 0 || o->d_reg_interval < 0 || o->pl_batch_shrink < 1)
+        if (o->batch < 1 || o->g_reg_interval < 0 || o->d_reg_interval < 0 || o->pl_batch_shrink < 1 || o->freeze_d < 0)
             rc = gan_fail(err, "training options: bad batch, intervals or shrink");
     }
     cJSON_Delete(j);

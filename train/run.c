@@ -292,6 +292,7 @@ static int fresh_run(gan_ctx *ctx, const run_config *rc, const gan_dataset *ds, 
     int group;
     if (train_config_preset(rc->cfg, gan_dataset_resolution(ds), rc->batch, rc->gamma, &o, &g, &group, err) != 0)
         return -1;
+    o.freeze_d = rc->freeze_d;
     g.img_channels = gan_dataset_channels(ds);
     sg2d_config d = sg2d_config_for(&g, group);
     if (!(run->G = sg2_create(ctx, &g, err)) || !(run->G_ema = sg2_create(ctx, &g, err)) ||

@@ -21,6 +21,7 @@ typedef struct run_config {
     int threads;      /* CPU threads (the CPU context, data loading and SWD) */
     gan_device device; /* where the networks and the training state live */
     int grid;         /* the fakes grid is grid x grid images */
+    int freeze_d;     /* FreezeD layers of a new run (a resumed run keeps its own) */
     int swd;          /* measure SWD at every snapshot (metric-swd.jsonl) */
     const char *metric_data; /* the reals it is measured against (NULL: --data) */
     int metric_num;   /* that many reals and as many fakes (0: min(1000, dataset)) */

@@ -18,6 +18,18 @@ static int adam_for(gan_ctx *ctx, adam_state *s, const gan_params *p, const trai
     return adam_init(ctx, s, p, (float)(o->lr * c), (float)pow(o->beta1, c), (float)pow(o->beta2, c), o->eps);
 }
 
+/* FreezeD: D's first freeze_d layers get no optimizer state, so Adam never
+ * moves them (the reference registers them as buffers). */
+static void freeze_d_layers(gan_ctx *ctx, trainer *t) {
+    const gan_params *p = &t->D->params;
+    for (int i = 0; i < p->count; i++) {
+        int layer = sg2d_layer_index(t->D, p->items[i].name);
+        if (layer < 0 || layer >= t->opt.freeze_d || !t->adam_d.m[i]) continue;
+        gan_tensor_free(ctx, t->adam_d.m[i]), gan_tensor_free(ctx, t->adam_d.v[i]);
+        t->adam_d.m[i] = t->adam_d.v[i] = NULL;
+    }
+}
+
 int trainer_init(gan_ctx *ctx, trainer *t, sg2_generator *G, sg2_discriminator *D, sg2_generator *G_ema,
                  const train_options *opt) {
     memset(t, 0, sizeof *t);
@@ -28,6 +40,7 @@ int trainer_init(gan_ctx *ctx, trainer *t, sg2_generator *G, sg2_discriminator *
         trainer_free(ctx, t);
         return -1;
     }
+    freeze_d_layers(ctx, t);
     return 0;
 }
 

@@ -21,6 +21,7 @@ typedef struct train_options {
     float style_mixing_prob;
     float ema_kimg, ema_rampup;      /* ema_rampup <= 0: none */
     float w_avg_beta;                /* mapping's w_avg tracking (0.995) */
+    int freeze_d;                    /* FreezeD: D's first layers (from the input) kept fixed; 0: none */
 } train_options;
 
 /* The reference's defaults for everything but batch, lr, gamma and the EMA. */

@@ -503,3 +503,17 @@ int sg2d_tangent_backward(gan_ctx *ctx, const sg2_discriminator *d, const sg2d_t
     backward_state p = {ctx, &d->params, grads, 1};
     return blocks_backward(&p, d, primal, primal, dx, NULL);
 }
+
+int sg2d_layer_index(const sg2_discriminator *d, const char *param_name) {
+    static const char *const layers[] = {"fromrgb", "conv0", "conv1", "skip"};
+    int index = 0;
+    for (int i = 0; i < d->num_blocks; i++) {
+        const sg2d_block *b = &d->blocks[i];
+        for (int l = b->first ? 0 : 1; l < 4; l++, index++) {
+            char prefix[64];
+            snprintf(prefix, sizeof prefix, "b%d.%s.", b->resolution, layers[l]);
+            if (strncmp(param_name, prefix, strlen(prefix)) == 0) return index;
+        }
+    }
+    return -1;
+}

@@ -60,6 +60,10 @@ sg2_discriminator *sg2d_load(gan_ctx *ctx, gan_st_file *file, const char *config
                              gan_error *err);
 void sg2d_free(gan_ctx *ctx, sg2_discriminator *d);
 int sg2d_init_random(gan_ctx *ctx, sg2_discriminator *d, uint64_t seed, gan_error *err);
+/* The reference's index of the layer a parameter belongs to, counting from
+ * the input (per block: fromrgb, conv0, conv1, skip), as FreezeD's
+ * freeze_layers counts; -1 for the epilogue and for buffers' own blocks. */
+int sg2d_layer_index(const sg2_discriminator *d, const char *param_name);
 
 /* What a forward pass keeps for its backward pass. Zero-initialise; freed by
  * sg2d_tape_free (also safe on a tape never used). */

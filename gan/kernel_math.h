@@ -103,6 +103,21 @@ GAN_HD int gan_reflect_targets(int i, int n, int pad0, int pad1, int out[3]) {
     return count;
 }
 
+/* The bilinear taps of output pixel (i, j) under theta: plane offsets
+ * idx[k] (yy * in_w + xx, corner k at (x0 + (k & 1), y0 + (k >> 1))) and
+ * weights w[k]; a tap outside the image (zero padding) has idx[k] = -1. */
+GAN_HD void gan_affine_taps(const float *theta, int i, int j, int out_h, int out_w, int in_h, int in_w, int idx[4],
+                            float w[4]) {
+    float ix, iy;
+    int x0, y0;
+    gan_affine_source(theta, i, j, out_h, out_w, in_h, in_w, &ix, &iy);
+    gan_bilinear_taps(ix, iy, &x0, &y0, w);
+    for (int k = 0; k < 4; k++) {
+        int xx = x0 + (k & 1), yy = y0 + (k >> 1);
+        idx[k] = xx >= 0 && xx < in_w && yy >= 0 && yy < in_h ? yy * in_w + xx : -1;
+    }
+}
+
 /* torch.optim.Adam's update of one element, in torch's order of operations;
  * step_size = lr / bias_correction1, denom_scale = sqrt(bias_correction2). */
 GAN_HD void gan_adam_element(float *param, float g, float *m, float *v, float beta1, float beta2, float eps,

@@ -12,15 +12,11 @@ int cpu_affine_sample(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const ga
         float *dst = y->data + q * oh * ow;
         for (int i = 0; i < oh; i++)
             for (int j = 0; j < ow; j++) {
-                float ix, iy, w[4];
-                int x0, y0;
-                gan_affine_source(t, i, j, oh, ow, ih, iw, &ix, &iy);
-                gan_bilinear_taps(ix, iy, &x0, &y0, w);
-                float sum = 0.0f;
-                for (int k = 0; k < 4; k++) {
-                    int xx = x0 + (k & 1), yy = y0 + (k >> 1);
-                    if (xx >= 0 && xx < iw && yy >= 0 && yy < ih) sum += src[yy * iw + xx] * w[k];
-                }
+                int idx[4];
+                float w[4], sum = 0.0f;
+                gan_affine_taps(t, i, j, oh, ow, ih, iw, idx, w);
+                for (int k = 0; k < 4; k++)
+                    if (idx[k] >= 0) sum += src[idx[k]] * w[k];
                 dst[i * ow + j] = sum;
             }
     }
@@ -39,14 +35,11 @@ int cpu_affine_sample_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *d
         float *dst = dx->data + q * ih * iw;
         for (int i = 0; i < oh; i++)
             for (int j = 0; j < ow; j++) {
-                float ix, iy, w[4];
-                int x0, y0;
-                gan_affine_source(t, i, j, oh, ow, ih, iw, &ix, &iy);
-                gan_bilinear_taps(ix, iy, &x0, &y0, w);
-                for (int k = 0; k < 4; k++) {
-                    int xx = x0 + (k & 1), yy = y0 + (k >> 1);
-                    if (xx >= 0 && xx < iw && yy >= 0 && yy < ih) dst[yy * iw + xx] += g[i * ow + j] * w[k];
-                }
+                int idx[4];
+                float w[4];
+                gan_affine_taps(t, i, j, oh, ow, ih, iw, idx, w);
+                for (int k = 0; k < 4; k++)
+                    if (idx[k] >= 0) dst[idx[k]] += g[i * ow + j] * w[k];
             }
     }
     return 0;

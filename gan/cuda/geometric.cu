@@ -15,15 +15,11 @@ __global__ void affine_sample_kernel(float *y, const float *x, const float *thet
         int j = (int)(e % g.ow), i = (int)(e / g.ow % g.oh);
         int64_t q = e / ((int64_t)g.oh * g.ow);
         const float *src = x + q * g.ih * g.iw;
-        float ix, iy, w[4];
-        int x0, y0;
-        gan_affine_source(theta + q / g.channels * 6, i, j, g.oh, g.ow, g.ih, g.iw, &ix, &iy);
-        gan_bilinear_taps(ix, iy, &x0, &y0, w);
-        float sum = 0.0f;
-        for (int k = 0; k < 4; k++) {
-            int xx = x0 + (k & 1), yy = y0 + (k >> 1);
-            if (xx >= 0 && xx < g.iw && yy >= 0 && yy < g.ih) sum += src[yy * g.iw + xx] * w[k];
-        }
+        int idx[4];
+        float w[4], sum = 0.0f;
+        gan_affine_taps(theta + q / g.channels * 6, i, j, g.oh, g.ow, g.ih, g.iw, idx, w);
+        for (int k = 0; k < 4; k++)
+            if (idx[k] >= 0) sum += src[idx[k]] * w[k];
         y[e] = sum;
     }
 }
@@ -34,14 +30,11 @@ __global__ void affine_sample_backward_kernel(float *dx, const float *dy, const 
         int j = (int)(e % g.ow), i = (int)(e / g.ow % g.oh);
         int64_t q = e / ((int64_t)g.oh * g.ow);
         float *dst = dx + q * g.ih * g.iw;
-        float ix, iy, w[4];
-        int x0, y0;
-        gan_affine_source(theta + q / g.channels * 6, i, j, g.oh, g.ow, g.ih, g.iw, &ix, &iy);
-        gan_bilinear_taps(ix, iy, &x0, &y0, w);
-        for (int k = 0; k < 4; k++) {
-            int xx = x0 + (k & 1), yy = y0 + (k >> 1);
-            if (xx >= 0 && xx < g.iw && yy >= 0 && yy < g.ih) atomicAdd(&dst[yy * g.iw + xx], dy[e] * w[k]);
-        }
+        int idx[4];
+        float w[4];
+        gan_affine_taps(theta + q / g.channels * 6, i, j, g.oh, g.ow, g.ih, g.iw, idx, w);
+        for (int k = 0; k < 4; k++)
+            if (idx[k] >= 0) atomicAdd(&dst[idx[k]], dy[e] * w[k]);
     }
 }
 

@@ -7,16 +7,17 @@
 #include "gan/rng.h"
 #include "gan/tensor.h"
 
-/* out = a . b for row-major 4x4 matrices (out may be b). */
-static void matmul4(const float *a, const float *b, float *out) {
+/* out = a . b for row-major n x n matrices (n <= 4; out may be a or b),
+ * each sum in k order from 0 in float32, as a float32 matrix product. */
+static void matmul(int n, const float *a, const float *b, float *out) {
     float r[16];
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) {
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
             float sum = 0.0f;
-            for (int k = 0; k < 4; k++) sum += a[i * 4 + k] * b[k * 4 + j];
-            r[i * 4 + j] = sum;
+            for (int k = 0; k < n; k++) sum += a[i * n + k] * b[k * n + j];
+            r[i * n + j] = sum;
         }
-    memcpy(out, r, sizeof r);
+    memcpy(out, r, (size_t)(n * n) * sizeof *r);
 }
 
 static void identity4(float *m) {
@@ -47,26 +48,26 @@ void augment_color_matrix(const augment_color *a, float m[16]) {
     if (a->brightness_on) {
         identity4(f);
         f[3] = f[7] = f[11] = a->brightness;
-        matmul4(f, m, m);
+        matmul(4, f, m, m);
     }
     if (a->contrast_on) {
         identity4(f);
         f[0] = f[5] = f[10] = a->contrast;
-        matmul4(f, m, m);
+        matmul(4, f, m, m);
     }
     if (a->lumaflip_on) { /* Householder reflection I - 2 v v^T i */
         identity4(f);
         for (int k = 0; k < 16; k++) f[k] -= 2 * vv[k] * a->lumaflip;
-        matmul4(f, m, m);
+        matmul(4, f, m, m);
     }
     if (a->hue_on) {
         hue_rotation(a->hue, f);
-        matmul4(f, m, m);
+        matmul(4, f, m, m);
     }
     if (a->saturation_on) { /* v v^T + (I - v v^T) s */
         identity4(f);
         for (int k = 0; k < 16; k++) f[k] = vv[k] + (f[k] - vv[k]) * a->saturation;
-        matmul4(f, m, m);
+        matmul(4, f, m, m);
     }
 }
 
@@ -99,31 +100,32 @@ void augment_color_draw(const augment_color_set *set, float p, uint64_t seed, in
 
 /* ------------------------------------------------------------ geometry */
 
-/* g <- g . f for row-major 3x3 matrices. */
-static void then3(float *g, const float *f) {
-    float r[9];
-    for (int i = 0; i < 3; i++)
-        for (int j = 0; j < 3; j++) {
-            float sum = 0.0f;
-            for (int k = 0; k < 3; k++) sum += g[i * 3 + k] * f[k * 3 + j];
-            r[i * 3 + j] = sum;
-        }
-    memcpy(g, r, sizeof r);
+static void scale3(float sx, float sy, float *m) {
+    const float r[9] = {sx, 0, 0, 0, sy, 0, 0, 0, 1};
+    memcpy(m, r, sizeof r);
 }
 
+static void translate3(float tx, float ty, float *m) {
+    const float r[9] = {1, 0, tx, 0, 1, ty, 0, 0, 1};
+    memcpy(m, r, sizeof r);
+}
+
+/* g <- g . (scale, translation or rotation). */
 static void then_scale(float *g, float sx, float sy) {
-    const float f[9] = {sx, 0, 0, 0, sy, 0, 0, 0, 1};
-    then3(g, f);
+    float f[9];
+    scale3(sx, sy, f);
+    matmul(3, g, f, g);
 }
 
 static void then_translate(float *g, float tx, float ty) {
-    const float f[9] = {1, 0, tx, 0, 1, ty, 0, 0, 1};
-    then3(g, f);
+    float f[9];
+    translate3(tx, ty, f);
+    matmul(3, g, f, g);
 }
 
 static void then_rotate(float *g, float theta) {
     const float f[9] = {cosf(theta), sinf(-theta), 0, sinf(theta), cosf(theta), 0, 0, 0, 1};
-    then3(g, f);
+    matmul(3, g, f, g);
 }
 
 /* Each step multiplies by the inverse of the forward transform, as the
@@ -195,24 +197,6 @@ gan_tensor *augment_hz_geom(gan_ctx *ctx) {
     return gan_tensor_from_host(ctx, 2, (int64_t[]){HZ_TAPS, HZ_TAPS}, f);
 }
 
-/* out = a . b (row-major 3x3; out may alias either). */
-static void mul3(const float *a, const float *b, float *out) {
-    float r[9];
-    for (int i = 0; i < 3; i++)
-        for (int j = 0; j < 3; j++) r[i * 3 + j] = a[i * 3] * b[j] + a[i * 3 + 1] * b[3 + j] + a[i * 3 + 2] * b[6 + j];
-    memcpy(out, r, sizeof r);
-}
-
-static void scale3(float sx, float sy, float *m) {
-    const float r[9] = {sx, 0, 0, 0, sy, 0, 0, 0, 1};
-    memcpy(m, r, sizeof r);
-}
-
-static void translate3(float tx, float ty, float *m) {
-    const float r[9] = {1, 0, tx, 0, 1, ty, 0, 0, 1};
-    memcpy(m, r, sizeof r);
-}
-
 /* The padding that keeps every sample's transformed corners (plus the
  * filter's reach) inside the padded image, bounded by reflection's limit. */
 static gan_pad_args geom_margin(const float *g_inv, int n, int width, int height) {
@@ -241,15 +225,15 @@ static void geom_theta(const float *g_inv, const augment_geom_run *r, float thet
     float g[9], t[9], u[9];
     memcpy(g, g_inv, sizeof g);
     translate3((float)(r->pad.left - r->pad.right) / 2.0f, (float)(r->pad.top - r->pad.bottom) / 2.0f, t);
-    mul3(t, g, g);
+    matmul(3, t, g, g);
     scale3(2, 2, t), scale3(0.5f, 0.5f, u);
-    mul3(t, g, g), mul3(g, u, g);
+    matmul(3, t, g, g), matmul(3, g, u, g);
     translate3(-0.5f, -0.5f, t), translate3(0.5f, 0.5f, u);
-    mul3(t, g, g), mul3(g, u, g);
+    matmul(3, t, g, g), matmul(3, g, u, g);
     int out_w = (r->width + HZ_PAD * 2) * 2, out_h = (r->height + HZ_PAD * 2) * 2;
     scale3((float)(2.0 / r->up_width), (float)(2.0 / r->up_height), t);
     scale3((float)(1 / (2.0 / out_w)), (float)(1 / (2.0 / out_h)), u);
-    mul3(t, g, g), mul3(g, u, g);
+    matmul(3, t, g, g), matmul(3, g, u, g);
     memcpy(theta, g, 6 * sizeof *theta);
 }
 

@@ -13,6 +13,7 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: dne train --data DATA --outdir DIR [options]\n"
             "       dne train --resume network-snapshot-NNNNNN.safetensors --outdir DIR [--kimg K]\n"
+            "       dne train --resume MODEL.safetensors --data OTHER --outdir DIR [options]  (transfer)\n"
             "  --data PATH     a folder of images, a stylegan2-ada dataset zip, or a .dset from dne prep pack\n"
             "  --outdir DIR    where run folders go (default training-runs)\n"
             "  --cfg NAME      auto (default), small (CPU), tiny (smoke tests), stylegan2, paper256, paper512, paper1024\n"
@@ -23,14 +24,21 @@ static void usage(FILE *out) {
             "  --gamma G       R1 weight (default: the config's)\n"
             "  --seed S        random seed (default 0)\n"
             "  --mirror 0|1    also train on x-flipped images (default 0)\n"
-            "  --resume FILE   continue a run from its checkpoint (everything restored)\n"
+            "  --resume FILE   continue a run from its checkpoint (everything restored); with --data naming\n"
+            "                  another dataset, or FILE a generator or imported model: a new run starting\n"
+            "                  from FILE's weights (counters, optimizers and p fresh; see docs/transfer.md)\n"
             "  --grid N        the snapshot grids are N x N images (default 8)\n"
             "  --metrics LIST  swd (default) or none: measured at every snapshot into metric-swd.jsonl\n"
             "  --metric-data PATH  the real images SWD compares with (default: --data)\n"
             "  --metric-num N  that many reals and as many fakes (default: min(1000, all))\n"
             "  --threads N     CPU threads (default: all cores)\n"
             "  --device DEV    cpu (default), cuda or cuda:N: where the networks train\n"
-            "  --freezed K     FreezeD: keep D's first K layers (from the input) fixed (default 0)\n");
+            "  --freezed K     FreezeD: keep D's first K layers (from the input) fixed (default 0)\n"
+            "  --aug MODE      ada (default): adaptive augmentation; fixed: at --p; noaug\n"
+            "  --p P           the fixed p, or ADA's starting p (default 0)\n"
+            "  --target T      ADA's target for the sign of D on reals (default 0.6)\n"
+            "  --ada-kimg K    ADA's speed: p can move by 1 in K kimg (default 500)\n"
+            "  --augpipe NAME  blit, geom, color, bg or bgc (default)\n");
 }
 
 /* A non-negative number flag into a double (dne_parse_float reads floats). */
@@ -40,6 +48,9 @@ static int parse_amount(const char *text, const char *flag, double min, double *
     *out = v;
     return 0;
 }
+
+/* The flags that set up a new run; a continued run keeps its checkpoint's. */
+#define NEW_RUN_ONLY "FAPRKE"
 
 int dne_train(int argc, char **argv) {
     static const struct option longopts[] = {
@@ -51,10 +62,14 @@ int dne_train(int argc, char **argv) {
         {"resume", required_argument, 0, 'r'}, {"grid", required_argument, 0, 'G'},
         {"threads", required_argument, 0, 'T'}, {"metrics", required_argument, 0, 'M'},
         {"metric-data", required_argument, 0, 'D'}, {"metric-num", required_argument, 0, 'N'},
-        {"device", required_argument, 0, 'V'},   {"freezed", required_argument, 0, 'F'}, {"help", no_argument, 0, 'h'},
+        {"device", required_argument, 0, 'V'},   {"freezed", required_argument, 0, 'F'},
+        {"aug", required_argument, 0, 'A'},      {"p", required_argument, 0, 'P'},
+        {"target", required_argument, 0, 'R'},   {"ada-kimg", required_argument, 0, 'K'},
+        {"augpipe", required_argument, 0, 'E'},  {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     run_config rc = {.outdir = "training-runs", .cfg = "auto", .kimg = 25000, .tick_kimg = 4, .snap = 50,
-                     .gamma = -1, .grid = 8, .swd = 1};
+                     .gamma = -1, .grid = 8, .swd = 1, .augment = TRAIN_AUGMENT_ADA, .augpipe = "bgc",
+                     .ada_target = 0.6f, .ada_kimg = 500};
     gan_error err = {{0}};
     long v;
     int c, status = 0, kimg_given = 0;
@@ -83,14 +98,21 @@ int dne_train(int argc, char **argv) {
         case 'N': status = dne_parse_long(optarg, "--metric-num", 1, 1000000, &v, &err), rc.metric_num = (int)v; break;
         case 'V': status = gan_device_parse(optarg, &rc.device, &err); break;
         case 'F': status = dne_parse_long(optarg, "--freezed", 0, 1000, &v, &err), rc.freeze_d = (int)v; break;
+        case 'A': status = train_augment_parse(optarg, &rc.augment, &err); break;
+        case 'P': status = dne_parse_float(optarg, "--p", 0, 1, &rc.augment_p, &err); break;
+        case 'R': status = dne_parse_float(optarg, "--target", 0, 1, &rc.ada_target, &err); break;
+        case 'K': status = dne_parse_float(optarg, "--ada-kimg", 0.001f, HUGE_VAL, &rc.ada_kimg, &err); break;
+        case 'E': rc.augpipe = optarg; break;
         case 'h': usage(stdout); return 0;
         default: status = gan_fail(&err, "unknown or incomplete option '%s' (see dne train --help)", argv[optind - 1]);
         }
+        for (int i = 0; strchr(NEW_RUN_ONLY, c) && longopts[i].name; i++)
+            if (longopts[i].val == c) rc.new_run_flag = longopts[i].name;
     }
     if (status == 0 && optind < argc) status = gan_fail(&err, "unexpected argument '%s'", argv[optind]);
     if (status == 0 && !rc.data && !rc.resume) status = gan_fail(&err, "--data is required (or --resume)");
-    if (status == 0 && rc.resume && rc.freeze_d)
-        status = gan_fail(&err, "--freezed applies to new runs; a resumed run keeps its checkpoint's");
+    if (status == 0 && rc.augpipe && strlen(rc.augpipe) >= sizeof ((train_options *)0)->augpipe)
+        status = gan_fail(&err, "--augpipe '%s': no such pipeline", rc.augpipe);
     if (status != 0) return dne_error("train", DNE_EXIT_USAGE, &err);
     if (rc.resume && !kimg_given) rc.kimg = 0; /* the checkpoint's target */
     if (train_run(&rc, &err) != 0) return dne_error("train", DNE_EXIT_FAILURE, &err);

@@ -311,6 +311,12 @@ static void check_pipe(void) {
         double lhs = dot(ctx, dy, av) - dot(ctx, dy, b), rhs = dot(ctx, atdy, v);
         printf("bgc pipeline at p 0.8: <dy, A v> %.6f, <A^T dy, v> %.6f\n", lhs, rhs);
         CHECKF(fabs(lhs - rhs) <= 1e-4 * fabs(lhs), "the backward pass is not the adjoint: %g vs %g", lhs, rhs);
+        /* the Jacobian replayed from the tape is that same A v */
+        gan_tensor *minus_b = gan_scale(ctx, b, -1), *jv = augment_apply_linear(ctx, &pipe, v, &tape);
+        gan_tensor *diff = minus_b ? gan_add(ctx, av, minus_b) : NULL;
+        double err_jv = jv && diff ? fixture_compare(ctx, jv, diff, "Jacobian", 1e-5) : 1;
+        printf("the tape's Jacobian A v against pipe(v) - pipe(0): %.2e\n", err_jv);
+        gan_tensor_free(ctx, jv), gan_tensor_free(ctx, diff), gan_tensor_free(ctx, minus_b);
     }
     augment_tape_free(ctx, &tape);
     gan_tensor *all[] = {x, v, dy, y, again, other, av, atdy, zero, b};

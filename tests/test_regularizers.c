@@ -5,6 +5,7 @@
  * magnitude (the issue asks for 1e-3). */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tests/fixture_util.h"
@@ -13,6 +14,7 @@
 #include "train/regularizers.h"
 
 #define R1_FIXTURE "tests/fixtures/train_r1.safetensors"
+#define R1_AUGMENT_FIXTURE "tests/fixtures/train_r1_augment.safetensors"
 #define PL_FIXTURE "tests/fixtures/train_pl.safetensors"
 #define GRAD_TOLERANCE 1e-4
 #define PL_TOLERANCE 1e-3
@@ -29,7 +31,7 @@ static void test_r1(gan_ctx *ctx) {
     if (d && img) {
         gan_tensor **grads = gan_params_grads_new(ctx, &d->params);
         r1_result r;
-        CHECKF(r1_backward(ctx, d, img, gamma, 1.0f, grads, &r) == 0, "r1: %s", ctx->error.msg);
+        CHECKF(r1_backward(ctx, d, img, NULL, gamma, 1.0f, grads, &r) == 0, "r1: %s", ctx->error.msg);
         printf("R1 loss %.7g, reference %.7g\n", r.loss, want_loss);
         CHECKF(fabs(r.loss - want_loss) <= 1e-5 * fabs(want_loss), "R1 loss %.7g, want %.7g", r.loss, want_loss);
         double worst = fixture_compare_grads(ctx, f, &d->params, grads, "grad.D.", NULL, GRAD_TOLERANCE, 1);
@@ -38,6 +40,45 @@ static void test_r1(gan_ctx *ctx) {
         gan_tensor_free(ctx, r.logits);
     }
     gan_tensor_free(ctx, img);
+    sg2d_free(ctx, d);
+    gan_st_close(f);
+}
+
+/* R1 through ADA's augmentation (fixed geometric and colour transforms,
+ * tools/reference/make_ada_fixtures.py): the penalised gradient is with
+ * respect to the un-augmented reals, so the tangent pass runs along the
+ * augmentation's Jacobian applied to it. */
+static void test_r1_augmented(gan_ctx *ctx) {
+    gan_error err = {{0}};
+    gan_st_file *f = NULL;
+    CHECK_OK(gan_st_open(R1_AUGMENT_FIXTURE, &f, &err), &err);
+    if (!f) return;
+    sg2_discriminator *d = sg2d_load(ctx, f, "config", "D.", &err);
+    CHECKF(d != NULL, "%s", err.msg);
+    gan_tensor *x = fixture_tensor(ctx, f, "x"), *g_inv = fixture_tensor(ctx, f, "G_inv");
+    augment_pipe pipe;
+    augment_tape tape = {.geometric = 1, .colour = 1, .matrices = fixture_tensor(ctx, f, "C")};
+    float gamma = fixture_scalar(ctx, f, "gamma"), want_loss = fixture_scalar(ctx, f, "loss");
+    CHECK_OK(augment_pipe_bgc(ctx, &pipe) == 0 ? 0 : gan_ctx_take_error(ctx, &err), &err);
+    float *g_host = g_inv ? fixture_host(ctx, g_inv) : NULL;
+    gan_tensor *geom = g_host ? augment_geometric(ctx, x, g_host, pipe.hz, &tape.geom) : NULL;
+    gan_tensor *y = geom && tape.matrices ? gan_color_transform(ctx, geom, tape.matrices) : NULL;
+    if (d && y) {
+        gan_tensor **grads = gan_params_grads_new(ctx, &d->params);
+        r1_result r;
+        r1_augment via = {&pipe, &tape};
+        CHECKF(r1_backward(ctx, d, y, &via, gamma, 1.0f, grads, &r) == 0, "r1: %s", ctx->error.msg);
+        printf("R1 through the augmentation: loss %.7g, reference %.7g\n", r.loss, want_loss);
+        CHECKF(fabs(r.loss - want_loss) <= 1e-5 * fabs(want_loss), "R1 loss %.7g, want %.7g", r.loss, want_loss);
+        double worst = fixture_compare_grads(ctx, f, &d->params, grads, "grad.D.", NULL, GRAD_TOLERANCE, 1);
+        printf("R1 through the augmentation, parameter gradients: worst error %.2e\n", worst);
+        gan_params_grads_free(ctx, &d->params, grads);
+        gan_tensor_free(ctx, r.logits);
+    }
+    free(g_host);
+    augment_tape_free(ctx, &tape);
+    augment_pipe_free(ctx, &pipe);
+    gan_tensor_free(ctx, x), gan_tensor_free(ctx, g_inv), gan_tensor_free(ctx, geom), gan_tensor_free(ctx, y);
     sg2d_free(ctx, d);
     gan_st_close(f);
 }
@@ -102,6 +143,7 @@ int main(void) {
     gan_ctx *ctx = test_context();
     if (!ctx) return 1;
     test_r1(ctx);
+    test_r1_augmented(ctx);
     test_path_length(ctx);
     return test_finish(ctx);
 }

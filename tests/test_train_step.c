@@ -168,7 +168,7 @@ static void run_step(context *c, const char *opts) {
     int64_t b = o.batch;
     step_draws draws = {load_run(c, G, gen_z, 0, b, "Gmain", &pg),
                         load_run(c, G, gen_z, b, b / o.pl_batch_shrink, "Greg", &pr),
-                        load_run(c, G, gen_z, 2 * b, b, "Dmain", &pd), pl_noise};
+                        load_run(c, G, gen_z, 2 * b, b, "Dmain", &pd), pl_noise, 0};
     step_stats st;
     CHECKF(trainer_step(ctx, &t, reals, &draws, &st) == 0, "step: %s", ctx->error.msg);
     printf("losses: G %.6f, path length %.6f, D %.6f, R1 %.6f\n", st.g_loss, st.pl_penalty, st.d_loss,

@@ -258,6 +258,11 @@ gan_tensor *augment_geometric(gan_ctx *ctx, const gan_tensor *images, const floa
     for (int s = 0; s < n; s++) geom_theta(g_inv + s * 9, run, theta + s * 6);
     run->theta = gan_tensor_from_host(ctx, 3, (int64_t[]){n, 2, 3}, theta);
     free(theta);
+    return augment_geometric_replay(ctx, images, hz, run);
+}
+
+gan_tensor *augment_geometric_replay(gan_ctx *ctx, const gan_tensor *images, const gan_tensor *hz,
+                                     const augment_geom_run *run) {
     gan_tensor *padded = gan_pad_reflect(ctx, images, run->pad);
     gan_tensor *up = gan_upsample2d(ctx, padded, hz);
     gan_tensor_free(ctx, padded);
@@ -291,10 +296,26 @@ void augment_geom_run_free(gan_ctx *ctx, augment_geom_run *run) {
 
 /* ------------------------------------------------------------ the pipeline */
 
-int augment_pipe_bgc(gan_ctx *ctx, augment_pipe *pipe) {
-    *pipe = (augment_pipe){augment_geom_bgc(), augment_color_bgc(), augment_hz_geom(ctx)};
+/* The reference's named sets (augpipe_specs in its train.py) that dne has:
+ * each keeps the 'bgc' multipliers of the transforms it names. */
+int augment_pipe_named(gan_ctx *ctx, const char *name, augment_pipe *pipe) {
+    augment_geom_set g = augment_geom_bgc();
+    augment_color_set c = augment_color_bgc();
+    int blit = 0, geom = 0, color = 0;
+    if (strcmp(name, "blit") == 0) blit = 1;
+    else if (strcmp(name, "geom") == 0) geom = 1;
+    else if (strcmp(name, "color") == 0) color = 1;
+    else if (strcmp(name, "bg") == 0) blit = geom = 1;
+    else if (strcmp(name, "bgc") == 0) blit = geom = color = 1;
+    else return gan_ctx_fail(ctx, "unknown augmentation pipeline '%s' (blit, geom, color, bg, bgc)", name), -1;
+    if (!blit) g.xflip = g.rotate90 = g.xint = 0;
+    if (!geom) g.scale = g.rotate = g.aniso = g.xfrac = 0;
+    if (!color) c.brightness = c.contrast = c.lumaflip = c.hue = c.saturation = 0;
+    *pipe = (augment_pipe){g, c, augment_hz_geom(ctx)};
     return pipe->hz ? 0 : -1;
 }
+
+int augment_pipe_bgc(gan_ctx *ctx, augment_pipe *pipe) { return augment_pipe_named(ctx, "bgc", pipe); }
 
 void augment_pipe_free(gan_ctx *ctx, augment_pipe *pipe) {
     gan_tensor_free(ctx, pipe->hz);
@@ -371,6 +392,30 @@ gan_tensor *augment_apply_backward(gan_ctx *ctx, const augment_pipe *pipe, const
     gan_tensor *dx = augment_geometric_backward(ctx, d, pipe->hz, &tape->geom);
     gan_tensor_free(ctx, d);
     return dx;
+}
+
+/* The colour matrices without their translation column: the Jacobian of
+ * the affine colour transform. */
+static gan_tensor *linear_part(gan_ctx *ctx, const gan_tensor *matrices) {
+    float *m = malloc((size_t)matrices->numel * sizeof *m);
+    gan_tensor *out = NULL;
+    if (!m) return gan_ctx_fail(ctx, "augment: out of memory");
+    if (gan_tensor_download(ctx, matrices, m) == 0) {
+        for (int64_t s = 0; s < matrices->numel / 16; s++) m[s * 16 + 3] = m[s * 16 + 7] = m[s * 16 + 11] = 0.0f;
+        out = gan_tensor_from_host(ctx, matrices->ndim, matrices->shape, m);
+    }
+    free(m);
+    return out;
+}
+
+gan_tensor *augment_apply_linear(gan_ctx *ctx, const augment_pipe *pipe, const gan_tensor *x,
+                                 const augment_tape *tape) {
+    gan_tensor *y = tape->geometric ? augment_geometric_replay(ctx, x, pipe->hz, &tape->geom) : gan_scale(ctx, x, 1);
+    if (!y || !tape->colour) return y;
+    gan_tensor *m = linear_part(ctx, tape->matrices);
+    gan_tensor *out = m ? gan_color_transform(ctx, y, m) : NULL;
+    gan_tensor_free(ctx, m), gan_tensor_free(ctx, y);
+    return out;
 }
 
 void augment_tape_free(gan_ctx *ctx, augment_tape *tape) {

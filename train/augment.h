@@ -1,5 +1,5 @@
-/* ADA's augmentations (stylegan2-ada-pytorch's AugmentPipe), the parts
- * written so far: the colour transforms. Each enabled transform contributes
+/* ADA's augmentations (stylegan2-ada-pytorch's AugmentPipe): the geometric
+ * and colour transforms. Each enabled transform contributes
  * one 4x4 factor to the sample's colour matrix, in the reference's order
  * (brightness, contrast, luma flip, hue, saturation), whether or not it was
  * drawn for that sample (an undrawn one is its identity value); the matrix
@@ -91,6 +91,10 @@ typedef struct augment_geom_run {
  * error in ctx. hz from augment_hz_geom. */
 gan_tensor *augment_geometric(gan_ctx *ctx, const gan_tensor *images, const float *g_inv, const gan_tensor *hz,
                               augment_geom_run *run);
+/* The same transform again, as recorded in run, on other images of the
+ * same shape (it is linear in the images). */
+gan_tensor *augment_geometric_replay(gan_ctx *ctx, const gan_tensor *images, const gan_tensor *hz,
+                                     const augment_geom_run *run);
 /* The gradient with respect to the images. */
 gan_tensor *augment_geometric_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *hz,
                                        const augment_geom_run *run);
@@ -111,7 +115,9 @@ typedef struct augment_tape {
     gan_tensor *matrices; /* [N, 4, 4] colour matrices */
 } augment_tape;
 
-/* The 'bgc' pipeline, its filter made on ctx's device. */
+/* One of the reference's named pipelines (blit, geom, color, bg, bgc), its
+ * filter made on ctx's device; -1 with the error in ctx for another name. */
+int augment_pipe_named(gan_ctx *ctx, const char *name, augment_pipe *pipe);
 int augment_pipe_bgc(gan_ctx *ctx, augment_pipe *pipe);
 void augment_pipe_free(gan_ctx *ctx, augment_pipe *pipe);
 /* Augments images [N, C, H, W] at strength p with the draws of Philox stream
@@ -121,6 +127,12 @@ gan_tensor *augment_apply(gan_ctx *ctx, const augment_pipe *pipe, const gan_tens
                           augment_tape *tape);
 gan_tensor *augment_apply_backward(gan_ctx *ctx, const augment_pipe *pipe, const gan_tensor *dy,
                                    const augment_tape *tape);
+/* The Jacobian of a recorded augmentation applied to x (the transform
+ * without the colour transforms' offsets): the direction in D's input that
+ * a direction x in the un-augmented image moves to; R1 through the
+ * augmentation needs it. */
+gan_tensor *augment_apply_linear(gan_ctx *ctx, const augment_pipe *pipe, const gan_tensor *x,
+                                 const augment_tape *tape);
 void augment_tape_free(gan_ctx *ctx, augment_tape *tape);
 
 #endif

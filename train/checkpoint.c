@@ -25,6 +25,11 @@ char *train_options_to_json(const train_options *o, const run_meta *m) {
     cJSON_AddNumberToObject(j, "ema_rampup", o->ema_rampup);
     cJSON_AddNumberToObject(j, "w_avg_beta", o->w_avg_beta);
     cJSON_AddNumberToObject(j, "freeze_d", o->freeze_d);
+    cJSON_AddStringToObject(j, "augment", train_augment_name(o->augment));
+    cJSON_AddStringToObject(j, "augpipe", o->augpipe);
+    cJSON_AddNumberToObject(j, "augment_p", o->augment_p);
+    cJSON_AddNumberToObject(j, "ada_target", o->ada_target);
+    cJSON_AddNumberToObject(j, "ada_kimg", o->ada_kimg);
     cJSON_AddNumberToObject(j, "seed", (double)m->seed);
     cJSON_AddBoolToObject(j, "mirror", m->mirror);
     cJSON_AddNumberToObject(j, "kimg", m->total_kimg);
@@ -42,6 +47,29 @@ static int number(const cJSON *j, const char *key, double *out, gan_error *err) 
     return 0;
 }
 
+/* Options that older checkpoints lack (FreezeD, augmentation): their
+ * defaults when absent, checked when present. */
+static int optional_options(const cJSON *j, train_options *o, gan_error *err) {
+    const cJSON *freeze = cJSON_GetObjectItemCaseSensitive(j, "freeze_d");
+    const cJSON *aug = cJSON_GetObjectItemCaseSensitive(j, "augment");
+    const cJSON *pipe = cJSON_GetObjectItemCaseSensitive(j, "augpipe");
+    if (cJSON_IsNumber(freeze)) o->freeze_d = freeze->valueint;
+    if (aug && (!cJSON_IsString(aug) || train_augment_parse(aug->valuestring, &o->augment, err) != 0))
+        return gan_fail(err, "training options: bad \"augment\"");
+    if (pipe && (!cJSON_IsString(pipe) || strlen(pipe->valuestring) >= sizeof o->augpipe))
+        return gan_fail(err, "training options: bad \"augpipe\"");
+    if (pipe) snprintf(o->augpipe, sizeof o->augpipe, "%s", pipe->valuestring);
+    const char *keys[] = {"augment_p", "ada_target", "ada_kimg"};
+    float *dst[] = {&o->augment_p, &o->ada_target, &o->ada_kimg};
+    for (int i = 0; i < 3; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, keys[i]);
+        if (v && !cJSON_IsNumber(v)) return gan_fail(err, "training options: \"%s\" is not a number", keys[i]);
+        if (v) *dst[i] = (float)v->valuedouble;
+    }
+    if (o->augment_p < 0 || o->ada_kimg <= 0) return gan_fail(err, "training options: bad augment_p or ada_kimg");
+    return 0;
+}
+
 int train_options_parse(const char *json, train_options *o, run_meta *m, gan_error *err) {
     cJSON *j = gan_json_parse_object(json, "training options", err);
     if (!j) return -1;
@@ -55,17 +83,19 @@ int train_options_parse(const char *json, train_options *o, run_meta *m, gan_err
     if (rc == 0 && (!cJSON_IsString(cfg) || !cJSON_IsString(data)))
         rc = gan_fail(err, "training options: \"cfg\" and \"data\" must be strings");
     if (rc == 0) {
-        *o = (train_options){(int)v[0],  (float)v[1],  (float)v[2],  (float)v[3],  (float)v[4],
-                             (float)v[5], (float)v[6], (float)v[7], (int)v[8],    (int)v[9],
-                             (int)v[10], (float)v[11], (float)v[12], (float)v[13], (float)v[14], 0};
+        *o = train_options_defaults();
+        o->batch = (int)v[0], o->lr = (float)v[1], o->beta1 = (float)v[2], o->beta2 = (float)v[3];
+        o->eps = (float)v[4], o->gamma = (float)v[5], o->pl_weight = (float)v[6], o->pl_decay = (float)v[7];
+        o->pl_batch_shrink = (int)v[8], o->g_reg_interval = (int)v[9], o->d_reg_interval = (int)v[10];
+        o->style_mixing_prob = (float)v[11], o->ema_kimg = (float)v[12], o->ema_rampup = (float)v[13];
+        o->w_avg_beta = (float)v[14];
         *m = (run_meta){.seed = (uint64_t)v[15], .total_kimg = v[16],
                         .mirror = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "mirror"))};
-        /* Optional: checkpoints from before FreezeD have none. */
-        const cJSON *freeze = cJSON_GetObjectItemCaseSensitive(j, "freeze_d");
-        o->freeze_d = cJSON_IsNumber(freeze) ? freeze->valueint : 0;
         snprintf(m->cfg, sizeof m->cfg, "%s", cfg->valuestring);
         snprintf(m->dataset, sizeof m->dataset, "%s", data->valuestring);
-        if (o->batch < 1 || o->g_reg_interval < 0 || o->d_reg_interval < 0 || o->pl_batch_shrink < 1 || o->freeze_d < 0)
+        rc = optional_options(j, o, err);
+        if (rc == 0 && (o->batch < 1 || o->g_reg_interval < 0 || o->d_reg_interval < 0 || o->pl_batch_shrink < 1 ||
+                        o->freeze_d < 0))
             rc = gan_fail(err, "training options: bad batch, intervals or shrink");
     }
     cJSON_Delete(j);
@@ -79,7 +109,9 @@ static char *state_json(const trainer *t, const run_meta *m) {
     cJSON_AddNumberToObject(j, "adamG_step", (double)t->adam_g.step);
     cJSON_AddNumberToObject(j, "adamD_step", (double)t->adam_d.step);
     cJSON_AddNumberToObject(j, "seed", (double)m->seed);
-    cJSON_AddNumberToObject(j, "augment_p", 0);
+    cJSON_AddNumberToObject(j, "augment_p", t->ada.p);
+    cJSON_AddNumberToObject(j, "ada_sign_sum", t->ada.sign_sum);
+    cJSON_AddNumberToObject(j, "ada_sign_count", (double)t->ada.sign_count);
     char *text = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     return text;
@@ -90,7 +122,7 @@ int checkpoint_save(gan_ctx *ctx, const trainer *t, const run_meta *meta, const 
     char *g_cfg = sg2_config_to_json(&t->G->cfg), *d_cfg = sg2d_config_to_json(&t->D->cfg);
     char *opts = train_options_to_json(&t->opt, meta), *state = state_json(t, meta);
     gan_host_copies copies = {0};
-    float pl_mean = t->pl_mean;
+    float pl_mean = t->pl_mean, augment_p = t->ada.p;
     int rc = !w || !g_cfg || !d_cfg || !opts || !state ? gan_fail(err, "out of memory") : 0;
     if (rc == 0) rc = gan_st_writer_meta(w, "format", "dne-checkpoint", err);
     if (rc == 0) rc = gan_st_writer_meta(w, "config", g_cfg, err);
@@ -105,11 +137,28 @@ int checkpoint_save(gan_ctx *ctx, const trainer *t, const run_meta *meta, const 
     if (rc == 0) rc = gan_params_write_aligned(ctx, &t->D->params, t->adam_d.m, "adamD.m.", w, &copies, err);
     if (rc == 0) rc = gan_params_write_aligned(ctx, &t->D->params, t->adam_d.v, "adamD.v.", w, &copies, err);
     if (rc == 0) rc = gan_st_writer_add_f32(w, "state.pl_mean", 0, NULL, &pl_mean, err);
+    if (rc == 0) rc = gan_st_writer_add_f32(w, "state.augment_p", 0, NULL, &augment_p, err);
     if (rc == 0) rc = gan_st_writer_save(w, path, err);
     gan_params_free_copies(&copies);
     gan_st_writer_free(w);
     free(g_cfg), free(d_cfg), free(opts), free(state);
     return rc;
+}
+
+/* ADA's state: p (exact, as a tensor) and the signs collected since its
+ * last adjustment. Checkpoints from before ADA have none: p stays the
+ * options' starting p. */
+static int load_ada_state(gan_st_file *f, const cJSON *j, ada_controller *ada, gan_error *err) {
+    const gan_st_tensor *p = gan_st_find(f, "state.augment_p");
+    if (!p) return 0;
+    const cJSON *sum = cJSON_GetObjectItemCaseSensitive(j, "ada_sign_sum");
+    const cJSON *count = cJSON_GetObjectItemCaseSensitive(j, "ada_sign_count");
+    if (p->numel != 1 || !cJSON_IsNumber(sum) || !cJSON_IsNumber(count) || count->valuedouble < 0)
+        return gan_fail(err, "checkpoint state: bad augmentation state (state.augment_p, ada_sign_sum, ada_sign_count)");
+    ada->sign_sum = sum->valuedouble, ada->sign_count = (int64_t)count->valuedouble;
+    if (gan_st_read_f32(f, p, &ada->p, err) != 0) return -1;
+    if (!(ada->p >= 0)) return gan_fail(err, "checkpoint state: augment_p %g", ada->p);
+    return 0;
 }
 
 static int load_state(gan_st_file *f, trainer *t, gan_error *err) {
@@ -119,6 +168,7 @@ static int load_state(gan_st_file *f, trainer *t, gan_error *err) {
     const char *keys[] = {"cur_nimg", "batch_idx", "adamG_step", "adamD_step"};
     int rc = 0;
     for (int i = 0; i < 4 && rc == 0; i++) rc = number(j, keys[i], &v[i], err);
+    if (rc == 0) rc = load_ada_state(f, j, &t->ada, err);
     cJSON_Delete(j);
     if (rc != 0) return rc;
     t->cur_nimg = (int64_t)v[0], t->batch_idx = (int64_t)v[1];

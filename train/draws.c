@@ -6,7 +6,7 @@
 #include "gan/ops.h"
 #include "gan/rng.h"
 
-enum { PURPOSE_Z = 1, PURPOSE_MIX_Z = 2, PURPOSE_MIX = 3, PURPOSE_NOISE = 4, PURPOSE_PL = 5 };
+enum { PURPOSE_Z = 1, PURPOSE_MIX_Z = 2, PURPOSE_MIX = 3, PURPOSE_NOISE = 4, PURPOSE_PL = 5, PURPOSE_AUGMENT = 6 };
 
 /* splitmix64's finaliser: a well-mixed 64-bit id from the three inputs. */
 uint64_t draws_stream(uint64_t seed, int64_t step, uint32_t purpose) {
@@ -60,6 +60,7 @@ int draws_make(gan_ctx *ctx, const sg2_generator *g, const train_options *o, uin
     int64_t r = g->cfg.img_resolution;
     d->pl_noise = s->pl_noise =
         normal(ctx, 4, (int64_t[]){pl_n, g->cfg.img_channels, r, r}, draws_stream(seed, step, PURPOSE_PL));
+    d->augment_seed = draws_stream(seed, step, PURPOSE_AUGMENT);
     if (ctx->failed) {
         draws_free(ctx, s);
         return -1;

@@ -12,6 +12,7 @@
 #ifndef DNE_TRAIN_REGULARIZERS_H
 #define DNE_TRAIN_REGULARIZERS_H
 
+#include "augment.h"
 #include "gan/models/stylegan2_discriminator.h"
 #include "gan/models/stylegan2_train.h"
 
@@ -21,10 +22,19 @@ typedef struct r1_result {
     gan_tensor *logits; /* D(reals) [N, 1], owned by the caller */
 } r1_result;
 
+/* The augmentation the reals went through before D (ADA): the penalised
+ * gradient is with respect to the un-augmented reals, as the reference's. */
+typedef struct r1_augment {
+    const augment_pipe *pipe;
+    const augment_tape *tape;
+} r1_augment;
+
 /* Adds gain * d loss / d theta_D into grads (aligned with d->params), where
- * loss = mean_n gamma/2 |grad_x sum D(x)|^2_n. Returns 0 or -1 (error in ctx). */
-int r1_backward(gan_ctx *ctx, const sg2_discriminator *d, const gan_tensor *reals, float gamma, float gain,
-                gan_tensor **grads, r1_result *out);
+ * loss = mean_n gamma/2 |grad_x sum D(A(x))|^2_n: images are the reals, or
+ * with aug their augmentation A(x) as recorded in aug's tape. Returns 0 or
+ * -1 (error in ctx). */
+int r1_backward(gan_ctx *ctx, const sg2_discriminator *d, const gan_tensor *images, const r1_augment *aug,
+                float gamma, float gain, gan_tensor **grads, r1_result *out);
 
 #include "generator_run.h"
 

@@ -20,6 +20,7 @@
 #include "gan/metrics/swd_generator.h"
 #include "gan/ops.h"
 #include "gan/rng.h"
+#include "transfer.h"
 
 /* ------------------------------------------------------------- configs */
 
@@ -224,15 +225,16 @@ static void report_tick(run_files *f, const trainer *t, int tick, const tick_sum
                         double tick_seconds, double kimg_done, double total_kimg) {
     double sec_per_kimg = kimg_done > 0 ? tick_seconds / kimg_done : 0;
     double eta = sec_per_kimg * (total_kimg - (double)t->cur_nimg / 1000);
-    say(f, "tick %-4d kimg %-8.2f time %-7.0fs sec/kimg %-7.1f G %.4f D %.4f pl %.4f r1 %.5f ETA %.0fs", tick,
+    say(f, "tick %-4d kimg %-8.2f time %-7.0fs sec/kimg %-7.1f G %.4f D %.4f pl %.4f r1 %.5f p %.3f ETA %.0fs", tick,
         (double)t->cur_nimg / 1000, seconds, sec_per_kimg, s->g / s->steps, s->d / s->steps,
-        s->greg ? s->pl / s->greg : 0, s->dreg ? s->r1 / s->dreg : 0, eta > 0 ? eta : 0);
+        s->greg ? s->pl / s->greg : 0, s->dreg ? s->r1 / s->dreg : 0, t->ada.p, eta > 0 ? eta : 0);
     if (f->stats) {
         fprintf(f->stats,
                 "{\"tick\": %d, \"kimg\": %.3f, \"seconds\": %.2f, \"sec_per_kimg\": %.3f, \"loss_G\": %.6f, "
-                "\"loss_D\": %.6f, \"pl_penalty\": %.6f, \"r1_penalty\": %.6f, \"pl_mean\": %.6f}\n",
+                "\"loss_D\": %.6f, \"pl_penalty\": %.6f, \"r1_penalty\": %.6f, \"pl_mean\": %.6f, "
+                "\"augment_p\": %.6f}\n",
                 tick, (double)t->cur_nimg / 1000, seconds, sec_per_kimg, s->g / s->steps, s->d / s->steps,
-                s->greg ? s->pl / s->greg : 0, s->dreg ? s->r1 / s->dreg : 0, t->pl_mean);
+                s->greg ? s->pl / s->greg : 0, s->dreg ? s->r1 / s->dreg : 0, t->pl_mean, t->ada.p);
         fflush(f->stats);
     }
 }
@@ -285,7 +287,10 @@ static int loop(gan_ctx *ctx, trainer *t, const run_meta *meta, sampler *smp, ru
 
 /* ------------------------------------------------------------------ setup */
 
-static int fresh_run(gan_ctx *ctx, const run_config *rc, const gan_dataset *ds, loaded_run *run, gan_error *err) {
+/* A new run: networks from the config preset, randomly initialised, or
+ * with weights (transfer) the networks of that file. */
+static int fresh_run(gan_ctx *ctx, const run_config *rc, const gan_dataset *ds, const char *weights,
+                     loaded_run *run, gan_error *err) {
     memset(run, 0, sizeof *run);
     train_options o;
     sg2_config g;
@@ -293,14 +298,20 @@ static int fresh_run(gan_ctx *ctx, const run_config *rc, const gan_dataset *ds, 
     if (train_config_preset(rc->cfg, gan_dataset_resolution(ds), rc->batch, rc->gamma, &o, &g, &group, err) != 0)
         return -1;
     o.freeze_d = rc->freeze_d;
+    o.augment = rc->augment, o.augment_p = rc->augment_p, o.ada_target = rc->ada_target, o.ada_kimg = rc->ada_kimg;
+    snprintf(o.augpipe, sizeof o.augpipe, "%s", rc->augpipe ? rc->augpipe : "bgc");
     g.img_channels = gan_dataset_channels(ds);
     sg2d_config d = sg2d_config_for(&g, group);
-    if (!(run->G = sg2_create(ctx, &g, err)) || !(run->G_ema = sg2_create(ctx, &g, err)) ||
-        !(run->D = sg2d_create(ctx, &d, err)) || sg2_init_random(ctx, run->G, rc->seed, err) != 0 ||
-        sg2d_init_random(ctx, run->D, rc->seed + 1, err) != 0)
-        return -1;
-    for (int i = 0; i < run->G->params.count; i++) /* G_ema starts as a copy of G */
-        gan_lerp_into(ctx, run->G_ema->params.items[i].tensor, run->G->params.items[i].tensor, 0.0f);
+    if (weights) {
+        if (transfer_load_networks(ctx, weights, group, rc->seed + 1, run, err) != 0) return -1;
+    } else {
+        if (!(run->G = sg2_create(ctx, &g, err)) || !(run->G_ema = sg2_create(ctx, &g, err)) ||
+            !(run->D = sg2d_create(ctx, &d, err)) || sg2_init_random(ctx, run->G, rc->seed, err) != 0 ||
+            sg2d_init_random(ctx, run->D, rc->seed + 1, err) != 0)
+            return -1;
+        for (int i = 0; i < run->G->params.count; i++) /* G_ema starts as a copy of G */
+            gan_lerp_into(ctx, run->G_ema->params.items[i].tensor, run->G->params.items[i].tensor, 0.0f);
+    }
     if (trainer_init(ctx, &run->t, run->G, run->D, run->G_ema, &o) != 0) return gan_ctx_take_error(ctx, err);
     run->meta = (run_meta){.seed = rc->seed, .mirror = rc->mirror, .total_kimg = rc->kimg};
     snprintf(run->meta.cfg, sizeof run->meta.cfg, "%s", rc->cfg);
@@ -376,18 +387,25 @@ int train_run(const run_config *rc, gan_error *err) {
     sampler smp = {0};
     gan_tensor *grid_z = NULL;
     gan_swd *swd = NULL;
-    int status = rc->resume ? checkpoint_load(ctx, rc->resume, &run, err) : 0;
+    int continues = rc->resume ? transfer_continues_run(rc->resume, rc->data, err) : 0;
+    int status = continues < 0 ? -1 : 0;
+    if (status == 0 && rc->resume && !continues && !rc->data)
+        status = gan_fail(err, "%s is not a dne training checkpoint: to start a new run from its weights, name the "
+                          "dataset with --data", rc->resume);
+    if (status == 0 && continues && rc->new_run_flag)
+        status = gan_fail(err, "--%s applies to new runs; a resumed run keeps its checkpoint's", rc->new_run_flag);
+    if (status == 0 && continues) status = checkpoint_load(ctx, rc->resume, &run, err);
     const char *data = rc->data ? rc->data : run.meta.dataset;
     gan_dataset *ds = status == 0 ? gan_dataset_open(data, err) : NULL;
     if (status == 0 && !ds) status = -1;
-    if (status == 0 && !rc->resume) status = fresh_run(ctx, rc, ds, &run, err);
+    if (status == 0 && !continues) status = fresh_run(ctx, rc, ds, rc->resume, &run, err);
     if (status == 0 && (gan_dataset_resolution(ds) != run.G->cfg.img_resolution ||
                         gan_dataset_channels(ds) != run.G->cfg.img_channels))
         status = gan_fail(err, "%s: %d px images with %d channels, but the network makes %d px with %d", data,
                           gan_dataset_resolution(ds), gan_dataset_channels(ds), run.G->cfg.img_resolution,
                           run.G->cfg.img_channels);
     if (status == 0) {
-        if (rc->resume && rc->kimg > 0) run.meta.total_kimg = rc->kimg;
+        if (continues && rc->kimg > 0) run.meta.total_kimg = rc->kimg;
         smp = (sampler){ds, gan_dataset_count(ds) * (run.meta.mirror ? 2 : 1), run.meta.seed, -1, NULL, NULL};
         smp.perm = malloc((size_t)smp.count * sizeof *smp.perm);
         smp.pixels = malloc((size_t)gan_dataset_channels(ds) * gan_dataset_resolution(ds) * gan_dataset_resolution(ds));
@@ -402,7 +420,13 @@ int train_run(const run_config *rc, gan_error *err) {
         say(&f, "dne train: %s, %d images%s, %d px, batch %d, gamma %g, %lld parameters in G; run folder %s",
             data, gan_dataset_count(ds), run.meta.mirror ? " (x-flipped too)" : "", run.G->cfg.img_resolution,
             run.t.opt.batch, run.t.opt.gamma, (long long)gan_params_numel(&run.G->params, 0), f.dir);
-        if (rc->resume) say(&f, "resumed from %s at kimg %.3f", rc->resume, (double)run.t.cur_nimg / 1000);
+        if (continues) say(&f, "resumed from %s at kimg %.3f", rc->resume, (double)run.t.cur_nimg / 1000);
+        else if (rc->resume)
+            say(&f, "transfer: weights from %s; image counter, optimizers, pl_mean and augmentation p start fresh",
+                rc->resume);
+        if (run.t.opt.augment != TRAIN_AUGMENT_NONE)
+            say(&f, "augmentation: %s '%s', p %.4f%s", train_augment_name(run.t.opt.augment), run.t.opt.augpipe,
+                run.t.ada.p, run.t.opt.augment == TRAIN_AUGMENT_ADA ? " (adaptive)" : "");
         struct sigaction sa = {0}, old_int, old_term;
         sa.sa_handler = request_stop;
         sigaction(SIGINT, &sa, &old_int);

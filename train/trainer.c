@@ -10,7 +10,18 @@ train_options train_options_defaults(void) {
     return (train_options){.batch = 16, .lr = 0.0025f, .beta1 = 0.0f, .beta2 = 0.99f, .eps = 1e-8f, .gamma = 1.0f,
                            .pl_weight = 2.0f, .pl_decay = 0.01f, .pl_batch_shrink = 2, .g_reg_interval = 4,
                            .d_reg_interval = 16, .style_mixing_prob = 0.9f, .ema_kimg = 10.0f, .ema_rampup = -1,
-                           .w_avg_beta = 0.995f};
+                           .w_avg_beta = 0.995f, .augment = TRAIN_AUGMENT_NONE, .augpipe = "bgc",
+                           .augment_p = 0.0f, .ada_target = 0.6f, .ada_kimg = 500.0f};
+}
+
+static const char *const AUGMENT_NAMES[] = {"noaug", "ada", "fixed"};
+
+const char *train_augment_name(train_augment a) { return AUGMENT_NAMES[a]; }
+
+int train_augment_parse(const char *name, train_augment *out, gan_error *err) {
+    for (int i = 0; i < 3; i++)
+        if (strcmp(name, AUGMENT_NAMES[i]) == 0) return *out = (train_augment)i, 0;
+    return gan_fail(err, "unknown augmentation mode '%s' (noaug, ada, fixed)", name);
 }
 
 static int adam_for(gan_ctx *ctx, adam_state *s, const gan_params *p, const train_options *o, int interval) {
@@ -41,12 +52,19 @@ int trainer_init(gan_ctx *ctx, trainer *t, sg2_generator *G, sg2_discriminator *
         return -1;
     }
     freeze_d_layers(ctx, t);
+    t->ada = ada_controller_new(opt->augment_p);
+    t->ada.target = opt->ada_target, t->ada.kimg = opt->ada_kimg;
+    if (opt->augment != TRAIN_AUGMENT_NONE && augment_pipe_named(ctx, opt->augpipe, &t->pipe) != 0) {
+        trainer_free(ctx, t);
+        return -1;
+    }
     return 0;
 }
 
 void trainer_free(gan_ctx *ctx, trainer *t) {
     adam_free(ctx, &t->adam_g);
     adam_free(ctx, &t->adam_d);
+    augment_pipe_free(ctx, &t->pipe);
     if (t->G) gan_params_grads_free(ctx, &t->G->params, t->grads_g);
     if (t->D) gan_params_grads_free(ctx, &t->D->params, t->grads_d);
     t->grads_g = t->grads_d = NULL;
@@ -104,16 +122,41 @@ static int finish_phase(gan_ctx *ctx, trainer *t, const char *phase, int is_g, d
     return adam_step(ctx, is_g ? &t->adam_g : &t->adam_d, grads);
 }
 
+/* The images D is shown: augmented when the run augments (*owned is then
+ * the new tensor, the tape, if given, what its backward pass needs), else
+ * the images themselves. */
+static const gan_tensor *d_input(gan_ctx *ctx, const trainer *t, const gan_tensor *images, uint64_t seed,
+                                 augment_tape *tape, gan_tensor **owned) {
+    *owned = NULL;
+    if (tape) memset(tape, 0, sizeof *tape);
+    if (t->opt.augment == TRAIN_AUGMENT_NONE) return images;
+    return *owned = augment_apply(ctx, &t->pipe, images, t->ada.p, seed, tape);
+}
+
+/* Each phase's augmentation has its own draws. */
+enum { AUG_GMAIN = 1, AUG_DMAIN_FAKE = 2, AUG_DMAIN_REAL = 3, AUG_DREG = 4 };
+static uint64_t augment_seed(const step_draws *dr, int phase) {
+    return dr->augment_seed ^ (uint64_t)phase * 0x9E3779B97F4A7C15ull;
+}
+
 static int phase_gmain(gan_ctx *ctx, trainer *t, const step_draws *dr, step_stats *st) {
     g_run run;
     if (gan_params_grads_zero(ctx, &t->G->params, t->grads_g) != 0 || run_g(ctx, t, &dr->gmain, &run) != 0) return -1;
-    sg2d_tape tape;
-    gan_tensor *logits = sg2d_forward(ctx, t->D, run.img, &tape), *dlogits = NULL, *dimg = NULL;
+    sg2d_tape tape = {0};
+    augment_tape aug;
+    gan_tensor *augmented, *dlogits = NULL, *dx = NULL, *dimg = NULL;
+    const gan_tensor *x = d_input(ctx, t, run.img, augment_seed(dr, AUG_GMAIN), &aug, &augmented);
+    gan_tensor *logits = x ? sg2d_forward(ctx, t->D, x, &tape) : NULL;
     if (logits) st->g_loss = softplus_loss(ctx, logits, -1.0f, 1.0f, &dlogits);
-    if (dlogits && sg2d_backward(ctx, t->D, &tape, dlogits, NULL, &dimg) == 0)
-        g_run_backward(ctx, t->G, &run, dimg, t->grads_g);
+    if (dlogits && sg2d_backward(ctx, t->D, &tape, dlogits, NULL, &dx) == 0) {
+        dimg = augmented ? augment_apply_backward(ctx, &t->pipe, dx, &aug) : dx;
+        if (dimg) g_run_backward(ctx, t->G, &run, dimg, t->grads_g);
+    }
     sg2d_tape_free(ctx, &tape);
-    gan_tensor_free(ctx, logits), gan_tensor_free(ctx, dlogits), gan_tensor_free(ctx, dimg);
+    augment_tape_free(ctx, &aug);
+    if (dimg != dx) gan_tensor_free(ctx, dimg);
+    gan_tensor_free(ctx, augmented), gan_tensor_free(ctx, logits), gan_tensor_free(ctx, dlogits);
+    gan_tensor_free(ctx, dx);
     g_run_free(ctx, &run);
     return ctx->failed ? -1 : finish_phase(ctx, t, "Gmain", 1, st->g_loss);
 }
@@ -132,31 +175,53 @@ static int phase_greg(gan_ctx *ctx, trainer *t, const step_draws *dr, step_stats
     return ctx->failed ? -1 : finish_phase(ctx, t, "Greg", 1, pl.loss);
 }
 
-/* Adds the D gradient of mean softplus(sign * D(images)) into grads_d. */
-static double d_loss_on(gan_ctx *ctx, trainer *t, const gan_tensor *images, float sign) {
-    sg2d_tape tape;
-    gan_tensor *logits = sg2d_forward(ctx, t->D, images, &tape), *dlogits = NULL;
+/* ADA's evidence: the signs of D's logits on real images. */
+static void report_real_logits(gan_ctx *ctx, trainer *t, const gan_tensor *logits) {
+    float *l = malloc((size_t)logits->numel * sizeof *l);
+    if (!l) {
+        gan_ctx_fail(ctx, "out of memory");
+        return;
+    }
+    if (gan_tensor_download(ctx, logits, l) == 0) ada_report_real_logits(&t->ada, l, logits->numel);
+    free(l);
+}
+
+/* Adds the D gradient of mean softplus(sign * D(images)) into grads_d;
+ * the images are augmented first when the run augments. */
+static double d_loss_on(gan_ctx *ctx, trainer *t, const gan_tensor *images, float sign, uint64_t seed, int real) {
+    sg2d_tape tape = {0};
+    gan_tensor *augmented, *logits = NULL, *dlogits = NULL;
+    const gan_tensor *x = d_input(ctx, t, images, seed, NULL, &augmented);
+    if (x) logits = sg2d_forward(ctx, t->D, x, &tape);
     double loss = logits ? softplus_loss(ctx, logits, sign, 1.0f, &dlogits) : NAN;
+    if (logits && real) report_real_logits(ctx, t, logits);
     if (dlogits) sg2d_backward(ctx, t->D, &tape, dlogits, t->grads_d, NULL);
     sg2d_tape_free(ctx, &tape);
-    gan_tensor_free(ctx, logits), gan_tensor_free(ctx, dlogits);
+    gan_tensor_free(ctx, augmented), gan_tensor_free(ctx, logits), gan_tensor_free(ctx, dlogits);
     return loss;
 }
 
 static int phase_dmain(gan_ctx *ctx, trainer *t, const gan_tensor *reals, const step_draws *dr, step_stats *st) {
     g_run run;
     if (gan_params_grads_zero(ctx, &t->D->params, t->grads_d) != 0 || run_g(ctx, t, &dr->dmain, &run) != 0) return -1;
-    st->d_loss = d_loss_on(ctx, t, run.img, 1.0f);
+    st->d_loss = d_loss_on(ctx, t, run.img, 1.0f, augment_seed(dr, AUG_DMAIN_FAKE), 0);
     g_run_free(ctx, &run);
-    st->d_loss += d_loss_on(ctx, t, reals, -1.0f);
+    st->d_loss += d_loss_on(ctx, t, reals, -1.0f, augment_seed(dr, AUG_DMAIN_REAL), 1);
     return ctx->failed ? -1 : finish_phase(ctx, t, "Dmain", 0, st->d_loss);
 }
 
-static int phase_dreg(gan_ctx *ctx, trainer *t, const gan_tensor *reals, step_stats *st) {
+static int phase_dreg(gan_ctx *ctx, trainer *t, const gan_tensor *reals, const step_draws *dr, step_stats *st) {
     if (gan_params_grads_zero(ctx, &t->D->params, t->grads_d) != 0) return -1;
-    r1_result r1;
-    r1_backward(ctx, t->D, reals, t->opt.gamma, (float)t->opt.d_reg_interval, t->grads_d, &r1);
-    gan_tensor_free(ctx, r1.logits);
+    augment_tape aug;
+    gan_tensor *augmented;
+    const gan_tensor *x = d_input(ctx, t, reals, augment_seed(dr, AUG_DREG), &aug, &augmented);
+    r1_result r1 = {0};
+    const r1_augment via = {&t->pipe, &aug};
+    if (x) r1_backward(ctx, t->D, x, augmented ? &via : NULL, t->opt.gamma, (float)t->opt.d_reg_interval, t->grads_d,
+                       &r1);
+    if (r1.logits) report_real_logits(ctx, t, r1.logits);
+    gan_tensor_free(ctx, r1.logits), gan_tensor_free(ctx, augmented);
+    augment_tape_free(ctx, &aug);
     st->r1_penalty = r1.penalty;
     return ctx->failed ? -1 : finish_phase(ctx, t, "Dreg", 0, r1.loss);
 }
@@ -180,9 +245,11 @@ int trainer_step(gan_ctx *ctx, trainer *t, const gan_tensor *reals, const step_d
     if (phase_gmain(ctx, t, draws, st) != 0) return -1;
     if (st->greg && phase_greg(ctx, t, draws, st) != 0) return -1;
     if (phase_dmain(ctx, t, reals, draws, st) != 0) return -1;
-    if (st->dreg && phase_dreg(ctx, t, reals, st) != 0) return -1;
+    if (st->dreg && phase_dreg(ctx, t, reals, draws, st) != 0) return -1;
     if (update_ema(ctx, t) != 0) return -1;
     t->cur_nimg += t->opt.batch;
     t->batch_idx++;
+    if (t->opt.augment == TRAIN_AUGMENT_ADA) ada_after_minibatch(&t->ada, t->batch_idx, t->opt.batch);
+    st->augment_p = t->ada.p;
     return 0;
 }

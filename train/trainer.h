@@ -7,9 +7,15 @@
 #ifndef DNE_TRAIN_TRAINER_H
 #define DNE_TRAIN_TRAINER_H
 
+#include "ada.h"
 #include "adam.h"
+#include "augment.h"
 #include "generator_run.h"
 #include "regularizers.h"
+
+/* What D sees: the images as they are, or augmented with probability p that
+ * ADA adapts or that stays fixed. */
+typedef enum train_augment { TRAIN_AUGMENT_NONE, TRAIN_AUGMENT_ADA, TRAIN_AUGMENT_FIXED } train_augment;
 
 typedef struct train_options {
     int batch;                       /* images per step, in one round */
@@ -22,7 +28,15 @@ typedef struct train_options {
     float ema_kimg, ema_rampup;      /* ema_rampup <= 0: none */
     float w_avg_beta;                /* mapping's w_avg tracking (0.995) */
     int freeze_d;                    /* FreezeD: D's first layers (from the input) kept fixed; 0: none */
+    train_augment augment;
+    char augpipe[16];                /* the pipeline's name (augment_pipe_named) */
+    float augment_p;                 /* the fixed p, or ADA's starting one */
+    float ada_target, ada_kimg;      /* ADA's heuristic (ada.h) */
 } train_options;
+
+/* "noaug", "ada", "fixed" (the --aug values). */
+const char *train_augment_name(train_augment a);
+int train_augment_parse(const char *name, train_augment *out, gan_error *err);
 
 /* The reference's defaults for everything but batch, lr, gamma and the EMA. */
 train_options train_options_defaults(void);
@@ -39,11 +53,13 @@ typedef struct run_draws {
 typedef struct step_draws {
     run_draws gmain, greg, dmain;  /* greg's z has batch / pl_batch_shrink rows */
     const gan_tensor *pl_noise;    /* [batch / shrink, C, R, R], N(0, 1) */
+    uint64_t augment_seed;         /* names the step's augmentation draws */
 } step_draws;
 
 typedef struct step_stats {
     double g_loss, pl_penalty, d_loss, r1_penalty;
     int greg, dreg; /* whether the regularization phases ran */
+    float augment_p; /* p after the step */
 } step_stats;
 
 typedef struct trainer {
@@ -54,6 +70,8 @@ typedef struct trainer {
     gan_tensor **grads_g, **grads_d;
     float pl_mean;
     int64_t cur_nimg, batch_idx;
+    augment_pipe pipe;  /* when opt.augment is not NONE */
+    ada_controller ada; /* p, and ADA's collected signs */
     /* Called after each phase with its summed gradients (tests). */
     void (*on_phase)(void *cls, const char *phase, gan_tensor **grads);
     void *on_phase_cls;
@@ -63,7 +81,10 @@ typedef struct trainer {
  * adjustment (lr * c, betas ^ c, c = interval / (interval + 1)). */
 int trainer_init(gan_ctx *ctx, trainer *t, sg2_generator *G, sg2_discriminator *D, sg2_generator *G_ema,
                  const train_options *opt);
-/* reals [batch, C, R, R] in [-1, 1]. A NaN or infinite loss or gradient
+/* reals [batch, C, R, R] in [-1, 1]. With augmentation every image D sees,
+ * real or generated, goes through the pipeline first (the generator's
+ * gradient and R1 through it too), and with ADA p follows D's signs on the
+ * reals after every minibatch. A NaN or infinite loss or gradient
  * stops the step with an error naming the phase, before any update of that
  * phase. */
 int trainer_step(gan_ctx *ctx, trainer *t, const gan_tensor *reals, const step_draws *draws, step_stats *stats);

@@ -164,7 +164,41 @@ SYM6 = [0.015404109327027373, 0.0034907120842174702, -0.11799011114819057, -0.04
         -0.021060292512300564, 0.04472490177066578, 0.0017677118642428036, -0.007800708325034148]
 
 
-def geometric_execution(images, G_inv):
+def bilinear_sample(images, grid):
+    return torch.nn.functional.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+class TwiceDifferentiableSample(torch.autograd.Function):
+    """bilinear_sample whose backward pass can itself be differentiated
+    (PyTorch's cannot: R1 through the augmentation needs it, which is why the
+    reference has grid_sample_gradfix). The input gradient is linear in the
+    output gradient, so its derivative is the forward sampling again; the
+    grid is a constant here."""
+
+    @staticmethod
+    def forward(ctx, images, grid):
+        ctx.save_for_backward(images, grid)
+        return bilinear_sample(images, grid)
+
+    @staticmethod
+    def backward(ctx, dy):
+        images, grid = ctx.saved_tensors
+        return SampleBackward.apply(dy, images, grid), None
+
+
+class SampleBackward(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, dy, images, grid):
+        ctx.save_for_backward(grid)
+        return torch.ops.aten.grid_sampler_2d_backward(dy, images, grid, 0, 0, False, [True, False])[0]
+
+    @staticmethod
+    def backward(ctx, ddx):
+        grid, = ctx.saved_tensors
+        return bilinear_sample(ddx, grid), None, None
+
+
+def geometric_execution(images, G_inv, sample=bilinear_sample):
     """augment.py's 'Execute geometric transformations', with the reference
     upfirdn2d of tools/reference/stylegan2.py and the separable sym6 filter
     as its outer product."""
@@ -200,7 +234,7 @@ def geometric_execution(images, G_inv):
     b = eye.clone(); b[0, 0] = 1 / (2 / shape[3]); b[1, 1] = 1 / (2 / shape[2])
     G_inv = a @ G_inv @ b
     grid = torch.nn.functional.affine_grid(theta=G_inv[:, :2, :], size=shape, align_corners=False)
-    images = torch.nn.functional.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    images = sample(images, grid)
     down = (-hz_pad * 2 + (len(SYM6) - 1) // 2, -hz_pad * 2 + (len(SYM6) - 2) // 2) * 2
     return stylegan2.upfirdn2d(images, hz, down=2, pad=down, flip_filter=True)
 
@@ -244,7 +278,43 @@ def write_color_fixture():
     print(f"wrote {path}")
 
 
+def write_r1_fixture():
+    """R1 through a fixed augmentation, as the reference's Dreg with ADA: the
+    penalty is the gradient with respect to the un-augmented reals, and its
+    parameter gradients come from the exact double backward."""
+    import json
+    import make_train_fixtures as mtf
+    cfg = mtf.d_cfg(mtf.G_CFG)
+    D = mtf.random_state(__import__("stylegan2").Discriminator(cfg), 51)
+    g = torch.Generator().manual_seed(52)
+    x = (torch.rand([4, 3, 16, 16], generator=g) * 2 - 1).requires_grad_(True)
+    geom = torch.tensor([[1, 1, 0.0625, -0.125, 1.2, 0.3, 0.9, -0.2, 0.02, 0.01],
+                         [0, 0, 0, 0, 1, 0, 1, 0, 0, 0],
+                         [0, 3, -0.125, 0, 0.85, -0.7, 1.1, 0.5, -0.04, 0.03],
+                         [1, 2, 0, 0.0625, 1, 1.4, 1, 0, 0, 0]])
+    G_inv = geom_inverse(geom, 16, 16)
+    colour = torch.tensor([[0.2, 1.3, 0, 0.7, 0.8], [0, 1, 0, 0, 1], [-0.1, 0.7, 1, -1.9, 1.6], [0.3, 1, 1, 0, 1]])
+    C = color_matrices(*colour.unbind(1))
+    gamma = 0.5
+    D.requires_grad_(True)
+    logits = D(apply_color(geometric_execution(x, G_inv, TwiceDifferentiableSample.apply), C))
+    r1_grads = torch.autograd.grad(logits.sum(), [x], create_graph=True)[0]
+    penalty = r1_grads.square().sum([1, 2, 3])
+    loss = (penalty * (gamma / 2)).mean()
+    loss.backward()
+    out = {}
+    mtf.put_state(out, "D.", D)
+    out.update(x=mtf.arr(x), G_inv=mtf.arr(G_inv.contiguous()), C=mtf.arr(C.contiguous()), gamma=mtf.arr(gamma),
+               logits=mtf.arr(logits), r1_grads=mtf.arr(r1_grads), loss=mtf.arr(loss))
+    mtf.param_grads(out, "grad.D.", D)
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "train_r1_augment.safetensors")
+    safetensors_io.write(path, out, {"config": json.dumps(cfg), "what": "loss = mean(gamma/2 |d sum D(A x)/dx|^2), "
+                                     "A = colour(C) after geometric(G_inv); grads wrt D, exact double backward"})
+    print(f"wrote {path}: loss {loss.item():.6g}")
+
+
 def main():
+    write_r1_fixture()
     write_color_fixture()
     write_geom_fixture()
     write_sample_fixture()

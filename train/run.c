@@ -290,7 +290,7 @@ static int loop(gan_ctx *ctx, trainer *t, const run_meta *meta, sampler *smp, ru
 /* A new run: networks from the config preset, randomly initialised, or
  * with weights (transfer) the networks of that file. */
 static int fresh_run(gan_ctx *ctx, const run_config *rc, const gan_dataset *ds, const char *weights,
-                     loaded_run *run, gan_error *err) {
+                     loaded_run *run, int *d_from_file, gan_error *err) {
     memset(run, 0, sizeof *run);
     train_options o;
     sg2_config g;
@@ -303,7 +303,7 @@ static int fresh_run(gan_ctx *ctx, const run_config *rc, const gan_dataset *ds, 
     g.img_channels = gan_dataset_channels(ds);
     sg2d_config d = sg2d_config_for(&g, group);
     if (weights) {
-        if (transfer_load_networks(ctx, weights, group, rc->seed + 1, run, err) != 0) return -1;
+        if (transfer_load_networks(ctx, weights, group, rc->seed + 1, run, d_from_file, err) != 0) return -1;
     } else {
         if (!(run->G = sg2_create(ctx, &g, err)) || !(run->G_ema = sg2_create(ctx, &g, err)) ||
             !(run->D = sg2d_create(ctx, &d, err)) || sg2_init_random(ctx, run->G, rc->seed, err) != 0 ||
@@ -398,7 +398,8 @@ int train_run(const run_config *rc, gan_error *err) {
     const char *data = rc->data ? rc->data : run.meta.dataset;
     gan_dataset *ds = status == 0 ? gan_dataset_open(data, err) : NULL;
     if (status == 0 && !ds) status = -1;
-    if (status == 0 && !continues) status = fresh_run(ctx, rc, ds, rc->resume, &run, err);
+    int d_from_file = 0;
+    if (status == 0 && !continues) status = fresh_run(ctx, rc, ds, rc->resume, &run, &d_from_file, err);
     if (status == 0 && (gan_dataset_resolution(ds) != run.G->cfg.img_resolution ||
                         gan_dataset_channels(ds) != run.G->cfg.img_channels))
         status = gan_fail(err, "%s: %d px images with %d channels, but the network makes %d px with %d", data,
@@ -422,8 +423,8 @@ int train_run(const run_config *rc, gan_error *err) {
             run.t.opt.batch, run.t.opt.gamma, (long long)gan_params_numel(&run.G->params, 0), f.dir);
         if (continues) say(&f, "resumed from %s at kimg %.3f", rc->resume, (double)run.t.cur_nimg / 1000);
         else if (rc->resume)
-            say(&f, "transfer: weights from %s; image counter, optimizers, pl_mean and augmentation p start fresh",
-                rc->resume);
+            say(&f, "transfer: weights from %s (%s); image counter, optimizers, pl_mean and augmentation p start "
+                "fresh", rc->resume, d_from_file ? "G, D and G_ema" : "G and G_ema; D initialised anew");
         if (run.t.opt.augment != TRAIN_AUGMENT_NONE)
             say(&f, "augmentation: %s '%s', p %.4f%s", train_augment_name(run.t.opt.augment), run.t.opt.augpipe,
                 run.t.ada.p, run.t.opt.augment == TRAIN_AUGMENT_ADA ? " (adaptive)" : "");

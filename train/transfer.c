@@ -45,11 +45,12 @@ static int load_generators(gan_ctx *ctx, gan_st_file *f, loaded_run *run, gan_er
 }
 
 int transfer_load_networks(gan_ctx *ctx, const char *path, int mbstd_group, uint64_t seed, loaded_run *run,
-                           gan_error *err) {
+                           int *d_from_file, gan_error *err) {
     gan_st_file *f = NULL;
     if (gan_st_open(path, &f, err) != 0) return -1;
     const char *g_json = gan_st_meta(f, "config"), *d_json = gan_st_meta(f, "D_config");
     int has_d = d_json && gan_st_find(f, "D.b4.out.weight");
+    *d_from_file = has_d;
     sg2_config g;
     sg2d_config d;
     int rc = g_json ? sg2_config_parse(g_json, &g, err) : gan_fail(err, "no generator config in __metadata__");

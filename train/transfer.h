@@ -19,8 +19,8 @@ int transfer_continues_run(const char *path, const char *data, gan_error *err);
 
 /* Creates run->G, run->G_ema and run->D with FILE's configs and weights (D's
  * minibatch-stddev group set to mbstd_group, which only groups the batch;
- * a missing D initialised from seed). */
+ * a missing D initialised from seed, *d_from_file then 0). */
 int transfer_load_networks(gan_ctx *ctx, const char *path, int mbstd_group, uint64_t seed, loaded_run *run,
-                           gan_error *err);
+                           int *d_from_file, gan_error *err);
 
 #endif

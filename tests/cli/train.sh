@@ -74,6 +74,62 @@ for f in "$tmp"/k/*/network-snapshot-*.safetensors; do
 done
 [[ $found -eq 1 ]] || { cat "$tmp/k.log"; fail "no snapshot written before the kill"; }
 
+# Transfer: --resume with another dataset starts a new run from the weights
+# (counters, optimizers and p fresh), with ADA and FreezeD.
+"$dne" init --preset tiny --res 16 --seed 4 --out "$tmp/src2.safetensors" 2>/dev/null
+"$dne" generate --network "$tmp/src2.safetensors" --seeds 0-23 --outdir "$tmp/data2" 2>/dev/null
+transfer=(--resume "$run/network-snapshot-000000.safetensors" --data "$tmp/data2" --cfg tiny --batch 8 --tick 0.008
+          --snap 1 --grid 4 --seed 6 --threads 1 --metrics none --aug ada --ada-kimg 0.5 --freezed 2)
+"$dne" train "${transfer[@]}" --outdir "$tmp/t" --kimg 0.8 2>"$tmp/t.log" || { cat "$tmp/t.log"; fail "transfer run"; }
+grep -q "transfer: weights from" "$tmp/t.log" || fail "transfer not reported"
+[[ $(head -1 "$tmp"/t/*/stats.jsonl) == *'"kimg": 0.008'* ]] || fail "a transfer's image counter does not start at 0"
+grep -q '"augment":.*"ada"' "$tmp"/t/*/training_options.json || fail "training_options.json lacks the augmentation"
+grep -q '"augment_p": 0.[0-9]*[1-9]' "$tmp"/t/*/stats.jsonl || fail "ADA's p never moved"
+# The same transfer killed (kill -9) a few steps in and resumed from its last
+# snapshot ends byte-identical: the same p, ADA state, counters and weights.
+"$dne" train "${transfer[@]}" --outdir "$tmp/tk" --kimg 0.8 2>"$tmp/tk.log" &
+pid=$!
+for ((i = 0; i < 600; i++)); do
+  grep -q "^tick 3 " "$tmp/tk.log" 2>/dev/null && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.05
+done
+kill -9 "$pid" 2>/dev/null || fail "the run ended before it could be killed"
+wait "$pid" 2>/dev/null || true
+snap=$(compgen -G "$tmp/tk/*/network-snapshot-*.safetensors" | head -1)
+[[ -n $snap ]] || fail "no snapshot before the kill"
+nimg=$(head -c 65536 "$snap" | grep -ao 'cur_nimg[^0-9]*[0-9]*' | grep -o '[0-9]*$')
+((nimg > 0 && nimg < 800)) || fail "the kill did not fall mid-run (cur_nimg $nimg)"
+"$dne" train --resume "$snap" --outdir "$tmp/tk2" --kimg 0.8 --tick 0.008 --snap 1 --grid 4 --threads 1 \
+  --metrics none 2>"$tmp/tk2.log" || { cat "$tmp/tk2.log"; fail "resume after kill"; }
+grep -q "resumed from" "$tmp/tk2.log" || fail "the killed transfer was not continued"
+cmp "$tmp"/t/*/network-snapshot-000000.safetensors "$tmp"/tk2/*/network-snapshot-000000.safetensors ||
+  fail "the transfer resumed after kill -9 differs from the uninterrupted one (from cur_nimg $nimg)"
+echo "transfer: killed at image $nimg, resumed, byte-identical"
+# A generator file and an imported stylegan2-ada-pytorch snapshot (G, D and
+# G_ema) start transfers too; a generator file alone gets a new D.
+one_step=(--cfg tiny --batch 8 --kimg 0.008 --tick 0.008 --grid 2 --metrics none --threads 1)
+"$dne" train --resume "$tmp/src.safetensors" --data "$tmp/data2" "${one_step[@]}" --outdir "$tmp/tg" \
+  2>"$tmp/tg.log" || { cat "$tmp/tg.log"; fail "transfer from a generator file"; }
+grep -q "transfer: weights from .*D initialised anew" "$tmp/tg.log" || fail "generator-file transfer not reported"
+pkl=../shared/data/stylegan2_ada_pickles/network-snapshot-000123.pkl
+if [[ -e $pkl ]]; then
+  "$dne" import "$pkl" --which all --out "$tmp/imported.safetensors" 2>/dev/null || fail "import --which all"
+  "$dne" train --resume "$tmp/imported.safetensors" --data ../shared/data/anime_faces_getchu64/heldout \
+    "${one_step[@]}" --outdir "$tmp/ti" 2>"$tmp/ti.log" || { cat "$tmp/ti.log"; fail "transfer from an import"; }
+  grep -q "transfer: weights from .*(G, D and G_ema)" "$tmp/ti.log" || fail "imported-model transfer not reported"
+fi
+status=0
+"$dne" train --resume "$snap" --aug noaug --outdir "$tmp/x" 2>"$tmp/newflag.log" || status=$?
+[[ $status -eq 1 ]] && grep -q -- "--aug applies to new runs" "$tmp/newflag.log" ||
+  { cat "$tmp/newflag.log"; fail "--aug with a continued run"; }
+status=0
+"$dne" train --data "$tmp/data" --aug sometimes --outdir "$tmp/x" 2>"$tmp/aug.log" || status=$?
+[[ $status -eq 2 ]] && grep -q "sometimes" "$tmp/aug.log" || { cat "$tmp/aug.log"; fail "bad --aug"; }
+status=0
+"$dne" train --data "$tmp/data" --cfg tiny --augpipe bgcx --kimg 0.008 --outdir "$tmp/x" 2>"$tmp/pipe.log" || status=$?
+[[ $status -eq 1 ]] && grep -q "bgcx" "$tmp/pipe.log" || { cat "$tmp/pipe.log"; fail "unknown --augpipe"; }
+
 # Usage errors exit 2 with one line; a bad config is a failure naming it.
 status=0
 "$dne" train --outdir "$tmp/x" 2>"$tmp/usage.log" || status=$?

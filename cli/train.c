@@ -38,7 +38,7 @@ static void usage(FILE *out) {
             "  --p P           the fixed p, or ADA's starting p (default 0)\n"
             "  --target T      ADA's target for the sign of D on reals (default 0.6)\n"
             "  --ada-kimg K    ADA's speed: p can move by 1 in K kimg (default 500)\n"
-            "  --augpipe NAME  blit, geom, color, bg or bgc (default)\n");
+            "  --augpipe NAME  blit, geom, color, filter, noise, cutout, bg, bgc (default), bgcf, bgcfn, bgcfnc\n");
 }
 
 /* A non-negative number flag into a double (dne_parse_float reads floats). */

@@ -42,6 +42,7 @@ struct gan_backend {
     int (*add)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *b);
     int (*axpy)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, float alpha); /* y += alpha x */
     int (*scale)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, float alpha);
+    int (*mul)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *b);
     int (*adam)(gan_ctx *ctx, gan_tensor *param, const gan_tensor *grad, gan_tensor *m, gan_tensor *v,
                 const gan_adam_args *args);
     int (*lerp_into)(gan_ctx *ctx, gan_tensor *ema, const gan_tensor *x, float beta);
@@ -68,6 +69,9 @@ struct gan_backend {
     int (*pad_reflect_backward)(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_pad_args *pad);
     int (*affine_sample)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *theta);
     int (*affine_sample_backward)(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *theta);
+    /* transpose = 0: the 'valid' correlation; 1: its gradient (y longer than x). */
+    int (*filter_1d)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *taps, int axis,
+                     int transpose);
 
     /* Backward ops: the first tensor is the gradient being computed. */
     int (*linear_backward_input)(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *weight,

@@ -5,6 +5,7 @@
 #define GAN_KERNEL_MATH_H
 
 #include <math.h>
+#include <stdint.h>
 
 #ifdef __CUDACC__
 #define GAN_HD __host__ __device__ __forceinline__
@@ -126,6 +127,20 @@ GAN_HD void gan_adam_element(float *param, float g, float *m, float *v, float be
     *v = *v * beta2 + g * g * (1.0f - beta2);
     float denom = sqrtf(*v) / denom_scale + eps;
     *param += -step_size * (*m / denom);
+}
+
+/* One output of ADA's 1D image filter: x is a line of len_x samples spaced
+ * stride apart. Forward (the 'valid' correlation): sum_a taps[a] x[i + a].
+ * transpose (its gradient, output K - 1 longer): sum_a taps[a] x[i - a] over
+ * the a that land inside the line. */
+GAN_HD float gan_filter_tap_sum(const float *x, int64_t stride, int64_t len_x, const float *taps, int k, int64_t i,
+                                int transpose) {
+    float sum = 0.0f;
+    for (int a = 0; a < k; a++) {
+        int64_t at = transpose ? i - a : i + a;
+        if (at >= 0 && at < len_x) sum += taps[a] * x[at * stride];
+    }
+    return sum;
 }
 
 #endif

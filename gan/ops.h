@@ -90,6 +90,9 @@ gan_tensor *gan_downsample2d(gan_ctx *ctx, const gan_tensor *x, const gan_tensor
 /* y = a + b (same shapes). */
 gan_tensor *gan_add(gan_ctx *ctx, const gan_tensor *a, const gan_tensor *b);
 
+/* y = a * b element-wise (same shapes). */
+gan_tensor *gan_mul(gan_ctx *ctx, const gan_tensor *a, const gan_tensor *b);
+
 /* y = alpha * x. */
 gan_tensor *gan_scale(gan_ctx *ctx, const gan_tensor *x, float alpha);
 /* dst += alpha * src in place (same number of elements): gradient
@@ -194,6 +197,14 @@ typedef struct gan_pad_args {
 gan_tensor *gan_pad_reflect(gan_ctx *ctx, const gan_tensor *x, gan_pad_args pad);
 /* Its gradient: every padded sample's gradient added back to its source. */
 gan_tensor *gan_pad_reflect_backward(gan_ctx *ctx, const gan_tensor *dy, gan_pad_args pad);
+
+/* ADA's image-space filter, one direction at a time: each sample's 1D
+ * filter taps [N, K] cross-correlated with every channel of x [N, C, H, W]
+ * along the width (axis 3) or the height (axis 2), 'valid' (that dimension
+ * K - 1 shorter), as torch's grouped conv2d with a 1 x K or K x 1 kernel. */
+gan_tensor *gan_filter_1d(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *taps, int axis);
+/* Its gradient with respect to x (that dimension K - 1 longer than dy's). */
+gan_tensor *gan_filter_1d_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *taps, int axis);
 
 /* Its gradient with respect to x ([N, C, in_h, in_w]). */
 gan_tensor *gan_affine_sample_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *theta, int in_h,

@@ -13,9 +13,14 @@
  *   and their gradients (tests/fixtures/ada_sample.safetensors);
  * - the whole geometric execution (padding, sym6 up-sampling, resampling,
  *   down-sampling) and its gradient (tests/fixtures/ada_geom_run.safetensors);
- * - the bgc pipeline: the same seed gives the same images, and its backward
- *   pass is the adjoint of its forward pass (for fixed draws the pipe is
- *   affine in the images: A x + b, b what it makes of a black image). */
+ * - the image-space transforms (tests/fixtures/ada_image.safetensors): the
+ *   filter bank, the band gains, the filtering and its gradient, the cutout
+ *   masks; the noise's spread;
+ * - the bgc and bgcfnc pipelines: the same seed gives the same images, and
+ *   the backward pass is the adjoint of the forward pass (for fixed draws the
+ *   pipe is affine in the images: A x + b, b what it makes of a black
+ *   image), and the tape's Jacobian is A. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,6 +261,91 @@ static void check_geom_run(void) {
     gan_st_close(f);
 }
 
+/* The image-space transforms against the reference on fixed parameters. */
+static void check_image(void) {
+    gan_error err = {{0}};
+    gan_st_file *f = NULL;
+    CHECK_OK(gan_st_open("tests/fixtures/ada_image.safetensors", &f, &err), &err);
+    gan_ctx *ctx = gan_ctx_new((gan_device){GAN_DEVICE_CPU, 0}, 2, &err);
+    if (!f || !ctx) return;
+    float bank[AUGMENT_BANDS][AUGMENT_FILTER_TAPS];
+    augment_filter_bank(bank);
+    gan_tensor *got_bank = gan_tensor_from_host(ctx, 2, (int64_t[]){AUGMENT_BANDS, AUGMENT_FILTER_TAPS}, &bank[0][0]);
+    gan_tensor *want_bank = fixture_tensor(ctx, f, "bank"), *amp = fixture_tensor(ctx, f, "amplification");
+    gan_tensor *want_gains = fixture_tensor(ctx, f, "gains"), *want_taps = fixture_tensor(ctx, f, "taps");
+    gan_tensor *x = fixture_tensor(ctx, f, "x"), *dy = fixture_tensor(ctx, f, "dy");
+    gan_tensor *want_y = fixture_tensor(ctx, f, "y"), *want_dx = fixture_tensor(ctx, f, "dx");
+    gan_tensor *sizes = fixture_tensor(ctx, f, "cutout_size"), *centres = fixture_tensor(ctx, f, "cutout_centre");
+    gan_tensor *want_mask = fixture_tensor(ctx, f, "mask"), *gains = NULL, *taps = NULL, *y = NULL, *dx = NULL;
+    gan_tensor *mask = NULL;
+    if (amp && sizes && centres && x) {
+        float *a = fixture_host(ctx, amp), *size = fixture_host(ctx, sizes), *centre = fixture_host(ctx, centres);
+        augment_image draws[4];
+        float g[4 * AUGMENT_BANDS];
+        for (int s = 0; s < 4; s++) {
+            augment_filter_gains(a + s * AUGMENT_BANDS, draws[s].gains);
+            memcpy(g + s * AUGMENT_BANDS, draws[s].gains, sizeof draws[s].gains);
+            draws[s].cutout_size = size[s], draws[s].cutout_x = centre[2 * s], draws[s].cutout_y = centre[2 * s + 1];
+        }
+        gains = gan_tensor_from_host(ctx, 2, (int64_t[]){4, AUGMENT_BANDS}, g);
+        taps = augment_filter_taps(ctx, draws, 4);
+        y = augment_filter(ctx, x, taps);
+        dx = augment_filter_backward(ctx, dy, taps);
+        mask = augment_cutout_mask(ctx, x, draws);
+        free(a), free(size), free(centre);
+    }
+    printf("image filter: bank %.2g, gains %.2g, taps %.2g, images %.2g, gradient %.2g; cutout masks %.2g\n",
+           fixture_compare(ctx, got_bank, want_bank, "filter bank", 1e-6),
+           fixture_compare(ctx, gains, want_gains, "band gains", 1e-6),
+           fixture_compare(ctx, taps, want_taps, "filter taps", 1e-6),
+           fixture_compare(ctx, y, want_y, "filtered images", COLOR_TOLERANCE),
+           fixture_compare(ctx, dx, want_dx, "filter gradient", COLOR_TOLERANCE),
+           fixture_compare(ctx, mask, want_mask, "cutout mask", 0));
+    gan_tensor *all[] = {got_bank, want_bank, amp, want_gains, want_taps, x, dy, want_y, want_dx, sizes, centres,
+                         want_mask, gains, taps, y, dx, mask};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) gan_tensor_free(ctx, all[i]);
+    CHECKF(!gan_ctx_failed(ctx), "%s", ctx->error.msg);
+    gan_ctx_free(ctx);
+    gan_st_close(f);
+}
+
+/* Additive noise at p 1: each sample's noise has standard deviation sigma,
+ * and sigma is |N(0, 0.1)| (mean 0.1 sqrt(2 / pi)); at p 0 nothing changes. */
+static void check_noise(void) {
+    enum { N = 400 };
+    gan_error err = {{0}};
+    gan_ctx *ctx = gan_ctx_new((gan_device){GAN_DEVICE_CPU, 0}, 2, &err);
+    augment_pipe pipe;
+    CHECK_OK(ctx && augment_pipe_named(ctx, "noise", &pipe) == 0 ? 0 : -1, &err);
+    augment_image draws[N];
+    augment_image_draw(&pipe.image, 1.0f, 9, N, draws);
+    int64_t shape[4] = {N, 3, 16, 16};
+    float *zeros = calloc((size_t)N * 3 * 16 * 16, sizeof *zeros);
+    gan_tensor *black = gan_tensor_from_host(ctx, 4, shape, zeros);
+    augment_image_tape tape = {0};
+    gan_tensor *noisy = augment_image_stage(ctx, &pipe.image, gan_scale(ctx, black, 1), 1.0f, 9, &tape);
+    gan_tensor *same = augment_apply(ctx, &pipe, black, 0, 9, NULL);
+    augment_image_tape_free(ctx, &tape);
+    float *h = noisy ? fixture_host(ctx, noisy) : NULL;
+    double sigma_sum = 0, worst = 0;
+    for (int s = 0; h && s < N; s++) {
+        double sq = 0;
+        for (int i = 0; i < 3 * 16 * 16; i++) sq += (double)h[s * 768 + i] * h[s * 768 + i];
+        double std = sqrt(sq / 768), want = draws[s].sigma;
+        worst = fmax(worst, fabs(std - want) / (want + 1e-3));
+        sigma_sum += want;
+    }
+    printf("noise: sample spread vs its sigma within %.3f, mean sigma %.4f (want %.4f)\n", worst, sigma_sum / N,
+           0.1 * sqrt(2 / 3.14159265358979));
+    CHECK(h && worst < 0.15 && fabs(sigma_sum / N - 0.0798) < 0.008);
+    CHECK(same && fixture_compare(ctx, same, black, "noise at p 0", 0) == 0);
+    free(h), free(zeros);
+    gan_tensor_free(ctx, black), gan_tensor_free(ctx, noisy), gan_tensor_free(ctx, same);
+    augment_pipe_free(ctx, &pipe);
+    CHECKF(!gan_ctx_failed(ctx), "%s", ctx->error.msg);
+    gan_ctx_free(ctx);
+}
+
 /* Geometric draws: identity at p 0; at p 1 every transform applies with its
  * spread (a rotation before or after with probability 1 overall). */
 static void check_geom_draws(void) {
@@ -291,11 +381,11 @@ static double dot(gan_ctx *ctx, const gan_tensor *a, const gan_tensor *b) {
     return sum;
 }
 
-static void check_pipe(void) {
+static void check_pipe(const char *name) {
     gan_error err = {{0}};
     gan_ctx *ctx = gan_ctx_new((gan_device){GAN_DEVICE_CPU, 0}, 2, &err);
     augment_pipe pipe;
-    CHECK_OK(augment_pipe_bgc(ctx, &pipe), &err);
+    CHECK_OK(augment_pipe_named(ctx, name, &pipe) == 0 ? 0 : gan_ctx_take_error(ctx, &err), &err);
     int64_t shape[4] = {6, 3, 32, 32};
     gan_tensor *x = gan_randn(ctx, 4, shape, (uint64_t[]){1}, 1, 0), *v = gan_randn(ctx, 4, shape, (uint64_t[]){2}, 1, 0);
     gan_tensor *dy = gan_randn(ctx, 4, shape, (uint64_t[]){3}, 1, 0);
@@ -309,7 +399,7 @@ static void check_pipe(void) {
     gan_tensor *av = augment_apply(ctx, &pipe, v, 0.8f, 77, NULL), *atdy = augment_apply_backward(ctx, &pipe, dy, &tape);
     if (av && atdy && b) {
         double lhs = dot(ctx, dy, av) - dot(ctx, dy, b), rhs = dot(ctx, atdy, v);
-        printf("bgc pipeline at p 0.8: <dy, A v> %.6f, <A^T dy, v> %.6f\n", lhs, rhs);
+        printf("%s pipeline at p 0.8: <dy, A v> %.6f, <A^T dy, v> %.6f\n", name, lhs, rhs);
         CHECKF(fabs(lhs - rhs) <= 1e-4 * fabs(lhs), "the backward pass is not the adjoint: %g vs %g", lhs, rhs);
         /* the Jacobian replayed from the tape is that same A v */
         gan_tensor *minus_b = gan_scale(ctx, b, -1), *jv = augment_apply_linear(ctx, &pipe, v, &tape);
@@ -335,6 +425,9 @@ int main(void) {
     check_affine_sample();
     check_geom_run();
     check_geom_draws();
-    check_pipe();
+    check_image();
+    check_noise();
+    check_pipe("bgc");
+    check_pipe("bgcfnc");
     TEST_DONE();
 }

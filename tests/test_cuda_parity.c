@@ -230,7 +230,14 @@ static void check_color(pair *p) {
     gan_pad_args pad = {5, 2, 0, 16};
     SAME("pad_reflect", gan_pad_reflect(CTX, T(x), pad));
     SAME("pad_reflect_backward", gan_pad_reflect_backward(CTX, T(dy), (gan_pad_args){3, 1, 2, 4}));
-    twin_free(p, &x), twin_free(p, &dy), twin_free(p, &theta);
+    twin taps = twin_randn(p, 2, (int64_t[]){3, 5}, 101, 1), dy_w = twin_randn(p, 4, (int64_t[]){3, 2, 17, 15}, 102, 1);
+    twin dy_h = twin_randn(p, 4, (int64_t[]){3, 2, 13, 19}, 103, 1);
+    SAME("filter_1d along the width", gan_filter_1d(CTX, T(x), T(taps), 3));
+    SAME("filter_1d along the height", gan_filter_1d(CTX, T(x), T(taps), 2));
+    SAME("filter_1d_backward along the width", gan_filter_1d_backward(CTX, T(dy_w), T(taps), 3));
+    SAME("filter_1d_backward along the height", gan_filter_1d_backward(CTX, T(dy_h), T(taps), 2));
+    twin_free(p, &x), twin_free(p, &dy), twin_free(p, &theta), twin_free(p, &taps), twin_free(p, &dy_w);
+    twin_free(p, &dy_h);
 }
 
 static void check_elementwise(pair *p) {
@@ -239,6 +246,7 @@ static void check_elementwise(pair *p) {
     twin row2 = twin_randn(p, 2, (int64_t[]){4, 6}, 64, 1), cols = twin_randn(p, 2, (int64_t[]){4, 3}, 65, 1);
     SAME("add", gan_add(CTX, T(a), T(b)));
     SAME("scale", gan_scale(CTX, T(a), -0.3f));
+    SAME("mul", gan_mul(CTX, T(a), T(b)));
     SAME("truncate psi 0.7 cutoff 3", gan_truncate(CTX, T(a), T(avg), 0.7f, 3));
     SAME("truncate psi 0.5 all", gan_truncate(CTX, T(a), T(avg), 0.5f, 0));
     SAME("repeat", gan_repeat(CTX, T(avg), 3));

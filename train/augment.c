@@ -296,22 +296,32 @@ void augment_geom_run_free(gan_ctx *ctx, augment_geom_run *run) {
 
 /* ------------------------------------------------------------ the pipeline */
 
-/* The reference's named sets (augpipe_specs in its train.py) that dne has:
- * each keeps the 'bgc' multipliers of the transforms it names. */
+/* The reference's named sets (augpipe_specs in its train.py): each keeps the
+ * multipliers of the transforms it names, the others 0. */
+static const struct {
+    const char *name;
+    int blit, geom, color, filter, noise, cutout;
+} PIPES[] = {{"blit", 1, 0, 0, 0, 0, 0},   {"geom", 0, 1, 0, 0, 0, 0},  {"color", 0, 0, 1, 0, 0, 0},
+             {"filter", 0, 0, 0, 1, 0, 0}, {"noise", 0, 0, 0, 0, 1, 0}, {"cutout", 0, 0, 0, 0, 0, 1},
+             {"bg", 1, 1, 0, 0, 0, 0},     {"bgc", 1, 1, 1, 0, 0, 0},   {"bgcf", 1, 1, 1, 1, 0, 0},
+             {"bgcfn", 1, 1, 1, 1, 1, 0},  {"bgcfnc", 1, 1, 1, 1, 1, 1}};
+
 int augment_pipe_named(gan_ctx *ctx, const char *name, augment_pipe *pipe) {
+    size_t i = 0, count = sizeof PIPES / sizeof *PIPES;
+    while (i < count && strcmp(PIPES[i].name, name) != 0) i++;
+    if (i == count)
+        return gan_ctx_fail(ctx, "unknown augmentation pipeline '%s' (blit, geom, color, filter, noise, cutout, bg, "
+                                 "bgc, bgcf, bgcfn, bgcfnc)", name), -1;
     augment_geom_set g = augment_geom_bgc();
     augment_color_set c = augment_color_bgc();
-    int blit = 0, geom = 0, color = 0;
-    if (strcmp(name, "blit") == 0) blit = 1;
-    else if (strcmp(name, "geom") == 0) geom = 1;
-    else if (strcmp(name, "color") == 0) color = 1;
-    else if (strcmp(name, "bg") == 0) blit = geom = 1;
-    else if (strcmp(name, "bgc") == 0) blit = geom = color = 1;
-    else return gan_ctx_fail(ctx, "unknown augmentation pipeline '%s' (blit, geom, color, bg, bgc)", name), -1;
-    if (!blit) g.xflip = g.rotate90 = g.xint = 0;
-    if (!geom) g.scale = g.rotate = g.aniso = g.xfrac = 0;
-    if (!color) c.brightness = c.contrast = c.lumaflip = c.hue = c.saturation = 0;
-    *pipe = (augment_pipe){g, c, augment_hz_geom(ctx)};
+    augment_image_set im = augment_image_all();
+    if (!PIPES[i].blit) g.xflip = g.rotate90 = g.xint = 0;
+    if (!PIPES[i].geom) g.scale = g.rotate = g.aniso = g.xfrac = 0;
+    if (!PIPES[i].color) c.brightness = c.contrast = c.lumaflip = c.hue = c.saturation = 0;
+    if (!PIPES[i].filter) im.imgfilter = 0;
+    if (!PIPES[i].noise) im.noise = 0;
+    if (!PIPES[i].cutout) im.cutout = 0;
+    *pipe = (augment_pipe){g, c, im, augment_hz_geom(ctx)};
     return pipe->hz ? 0 : -1;
 }
 
@@ -334,6 +344,7 @@ static int any_color(const augment_color_set *c) {
 /* The stages' streams: one seed names a minibatch's augmentation. */
 #define GEOM_STREAM 0x67656f6dull
 #define COLOR_STREAM 0x636f6c72ull
+#define IMAGE_STREAM 0x696d6167ull
 
 static gan_tensor *geometric_stage(gan_ctx *ctx, const augment_pipe *pipe, const gan_tensor *x, float p,
                                    uint64_t seed, augment_geom_run *run) {
@@ -381,14 +392,20 @@ gan_tensor *augment_apply(gan_ctx *ctx, const augment_pipe *pipe, const gan_tens
         gan_tensor_free(ctx, x);
         x = y;
     }
+    if (x) x = augment_image_stage(ctx, &pipe->image, x, p, seed ^ IMAGE_STREAM, &t->image);
     if (!tape) augment_tape_free(ctx, &local);
     return x;
 }
 
 gan_tensor *augment_apply_backward(gan_ctx *ctx, const augment_pipe *pipe, const gan_tensor *dy,
                                    const augment_tape *tape) {
-    gan_tensor *d = tape->colour ? gan_color_transform_backward(ctx, dy, tape->matrices) : gan_scale(ctx, dy, 1);
-    if (!tape->geometric) return d;
+    gan_tensor *d = augment_image_backward(ctx, gan_scale(ctx, dy, 1), &tape->image);
+    if (d && tape->colour) {
+        gan_tensor *dc = gan_color_transform_backward(ctx, d, tape->matrices);
+        gan_tensor_free(ctx, d);
+        d = dc;
+    }
+    if (!d || !tape->geometric) return d;
     gan_tensor *dx = augment_geometric_backward(ctx, d, pipe->hz, &tape->geom);
     gan_tensor_free(ctx, d);
     return dx;
@@ -411,14 +428,17 @@ static gan_tensor *linear_part(gan_ctx *ctx, const gan_tensor *matrices) {
 gan_tensor *augment_apply_linear(gan_ctx *ctx, const augment_pipe *pipe, const gan_tensor *x,
                                  const augment_tape *tape) {
     gan_tensor *y = tape->geometric ? augment_geometric_replay(ctx, x, pipe->hz, &tape->geom) : gan_scale(ctx, x, 1);
-    if (!y || !tape->colour) return y;
-    gan_tensor *m = linear_part(ctx, tape->matrices);
-    gan_tensor *out = m ? gan_color_transform(ctx, y, m) : NULL;
-    gan_tensor_free(ctx, m), gan_tensor_free(ctx, y);
-    return out;
+    if (y && tape->colour) {
+        gan_tensor *m = linear_part(ctx, tape->matrices);
+        gan_tensor *yc = m ? gan_color_transform(ctx, y, m) : NULL;
+        gan_tensor_free(ctx, m), gan_tensor_free(ctx, y);
+        y = yc;
+    }
+    return augment_image_linear(ctx, y, &tape->image);
 }
 
 void augment_tape_free(gan_ctx *ctx, augment_tape *tape) {
+    augment_image_tape_free(ctx, &tape->image);
     augment_geom_run_free(ctx, &tape->geom);
     gan_tensor_free(ctx, tape->matrices);
     tape->matrices = NULL;

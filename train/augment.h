@@ -1,9 +1,10 @@
-/* ADA's augmentations (stylegan2-ada-pytorch's AugmentPipe): the geometric
- * and colour transforms. Each enabled transform contributes
- * one 4x4 factor to the sample's colour matrix, in the reference's order
- * (brightness, contrast, luma flip, hue, saturation), whether or not it was
- * drawn for that sample (an undrawn one is its identity value); the matrix
- * goes to gan_color_transform. */
+/* ADA's augmentations (stylegan2-ada-pytorch's AugmentPipe): geometric,
+ * colour and image-space transforms, each drawn per sample with probability
+ * p times its multiplier, and the pipeline that chains them. Each enabled
+ * colour transform contributes one 4x4 factor to the sample's colour matrix,
+ * in the reference's order (brightness, contrast, luma flip, hue,
+ * saturation), whether or not it was drawn for that sample (an undrawn one is
+ * its identity value); the matrix goes to gan_color_transform. */
 #ifndef DNE_TRAIN_AUGMENT_H
 #define DNE_TRAIN_AUGMENT_H
 
@@ -100,12 +101,63 @@ gan_tensor *augment_geometric_backward(gan_ctx *ctx, const gan_tensor *dy, const
                                        const augment_geom_run *run);
 void augment_geom_run_free(gan_ctx *ctx, augment_geom_run *run);
 
-/* ---- the pipeline: geometric transforms, then colour, as the reference
- * orders them (its image-space filter, noise and cutout sets are not
- * written yet). */
+/* ---- the image-space transforms (train/augment_image.c): a random
+ * amplification of four frequency bands ('filter'), additive RGB noise
+ * ('noise'), cutout ('cutout'). */
+#define AUGMENT_BANDS 4
+#define AUGMENT_FILTER_TAPS 43
+
+typedef struct augment_image_set {
+    float imgfilter, bands[AUGMENT_BANDS], imgfilter_std; /* multiplier, per-band multipliers, log2 gain std */
+    float noise, noise_std;     /* multiplier, the spread of the noise's standard deviation */
+    float cutout, cutout_size;  /* multiplier, the rectangle's side as a fraction of the image's */
+} augment_image_set;
+/* Every multiplier 1 and the reference's spreads (gain 2^N(0, 1), noise
+ * |N(0, 0.1)|, cutout half the image). */
+augment_image_set augment_image_all(void);
+
+/* The reference's filter bank: band-pass filters of the sym2 wavelet, one
+ * row per band (low to high); the rows sum to a unit impulse. */
+void augment_filter_bank(float bank[AUGMENT_BANDS][AUGMENT_FILTER_TAPS]);
+
+/* A sample's draws: band gains (all 1: no filtering), noise standard
+ * deviation (0: none), cutout side (0: none) and centre (fractions). */
+typedef struct augment_image {
+    float gains[AUGMENT_BANDS];
+    float sigma;
+    float cutout_size, cutout_x, cutout_y;
+} augment_image;
+void augment_image_draw(const augment_image_set *set, float p, uint64_t seed, int n, augment_image *out);
+/* The band gains of per-band amplifications (1: that band not drawn). */
+void augment_filter_gains(const float amplification[AUGMENT_BANDS], float gains[AUGMENT_BANDS]);
+/* Each sample's filter, its gains times the bank: [N, AUGMENT_FILTER_TAPS]. */
+gan_tensor *augment_filter_taps(gan_ctx *ctx, const augment_image *draws, int n);
+/* 0 inside each sample's cutout rectangle, 1 elsewhere: [N, C, H, W] like `like`. */
+gan_tensor *augment_cutout_mask(gan_ctx *ctx, const gan_tensor *like, const augment_image *draws);
+
+/* The filter of each sample's taps [N, AUGMENT_FILTER_TAPS] (reflection
+ * padding, then horizontal and vertical passes) and its gradient. */
+gan_tensor *augment_filter(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *taps);
+gan_tensor *augment_filter_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *taps);
+
+typedef struct augment_image_tape {
+    int filter, noise, cutout; /* which ran */
+    gan_tensor *taps, *mask;   /* the filters [N, K]; the cutout mask [N, C, H, W] */
+} augment_image_tape;
+/* The image-space stage on x (consumed: freed, a new tensor returned), its
+ * backward pass and its Jacobian (each consuming its input likewise). */
+gan_tensor *augment_image_stage(gan_ctx *ctx, const augment_image_set *set, gan_tensor *x, float p, uint64_t seed,
+                                augment_image_tape *tape);
+gan_tensor *augment_image_backward(gan_ctx *ctx, gan_tensor *dy, const augment_image_tape *tape);
+gan_tensor *augment_image_linear(gan_ctx *ctx, gan_tensor *v, const augment_image_tape *tape);
+void augment_image_tape_free(gan_ctx *ctx, augment_image_tape *tape);
+
+/* ---- the pipeline: geometric transforms, colour, then the image-space
+ * ones, as the reference orders them. */
 typedef struct augment_pipe {
     augment_geom_set geom;
     augment_color_set color;
+    augment_image_set image;
     gan_tensor *hz; /* the sym6 filter on the pipe's device */
 } augment_pipe;
 
@@ -113,10 +165,12 @@ typedef struct augment_tape {
     int geometric, colour; /* which stages ran (a stage with no transform in the set is skipped) */
     augment_geom_run geom;
     gan_tensor *matrices; /* [N, 4, 4] colour matrices */
+    augment_image_tape image;
 } augment_tape;
 
-/* One of the reference's named pipelines (blit, geom, color, bg, bgc), its
- * filter made on ctx's device; -1 with the error in ctx for another name. */
+/* One of the reference's named pipelines (blit, geom, color, filter, noise,
+ * cutout, bg, bgc, bgcf, bgcfn, bgcfnc), its filter made on ctx's device;
+ * -1 with the error in ctx for another name. */
 int augment_pipe_named(gan_ctx *ctx, const char *name, augment_pipe *pipe);
 int augment_pipe_bgc(gan_ctx *ctx, augment_pipe *pipe);
 void augment_pipe_free(gan_ctx *ctx, augment_pipe *pipe);

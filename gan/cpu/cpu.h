@@ -45,6 +45,8 @@ int cpu_pad_reflect(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_
 int cpu_pad_reflect_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_pad_args *pad);
 int cpu_affine_sample(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *theta);
 int cpu_affine_sample_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *theta);
+int cpu_filter_1d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *taps, int axis, int transpose);
+int cpu_mul(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *b);
 int cpu_color_transform(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *matrices, int transpose);
 
 int cpu_linear_backward_input(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *weight,

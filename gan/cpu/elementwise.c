@@ -9,6 +9,12 @@ int cpu_add(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *
     return 0;
 }
 
+int cpu_mul(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *b) {
+#pragma omp parallel for num_threads(ctx->threads) if (y->numel > CPU_PARALLEL_MIN) schedule(static)
+    for (int64_t i = 0; i < y->numel; i++) y->data[i] = a->data[i] * b->data[i];
+    return 0;
+}
+
 int cpu_truncate(gan_ctx *ctx, gan_tensor *y, const gan_tensor *ws, const gan_tensor *w_avg, float psi, int cutoff) {
     (void)ctx;
     int64_t n = ws->shape[0], layers = ws->shape[1], dim = ws->shape[2];

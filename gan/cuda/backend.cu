@@ -158,6 +158,7 @@ gan_backend make_table() {
     t.modconv = cuda_modconv;
     t.upfirdn2d = cuda_upfirdn2d;
     t.add = cuda_add;
+    t.mul = cuda_mul;
     t.axpy = cuda_axpy;
     t.scale = cuda_scale;
     t.adam = cuda_adam;
@@ -177,6 +178,7 @@ gan_backend make_table() {
     t.conv2d = cuda_conv2d;
     t.mbstd = cuda_mbstd;
     t.color_transform = cuda_color_transform;
+    t.filter_1d = cuda_filter_1d;
     t.affine_sample = cuda_affine_sample;
     t.pad_reflect = cuda_pad_reflect;
     t.pad_reflect_backward = cuda_pad_reflect_backward;

@@ -144,6 +144,8 @@ int cuda_pad_reflect(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan
 int cuda_pad_reflect_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_pad_args *pad);
 int cuda_affine_sample(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *theta);
 int cuda_affine_sample_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *theta);
+int cuda_filter_1d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *taps, int axis, int transpose);
+int cuda_mul(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *b);
 int cuda_color_transform(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *matrices, int transpose);
 int cuda_mbstd_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *x,
                         const gan_mbstd_args *a);

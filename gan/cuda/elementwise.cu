@@ -10,6 +10,10 @@ __global__ void add_kernel(float *y, const float *a, const float *b, int64_t n) 
     CUDA_FOR(i, n) y[i] = a[i] + b[i];
 }
 
+__global__ void mul_kernel(float *y, const float *a, const float *b, int64_t n) {
+    CUDA_FOR(i, n) y[i] = a[i] * b[i];
+}
+
 __global__ void axpy_kernel(float *y, const float *x, float alpha, int64_t n) {
     CUDA_FOR(i, n) y[i] += alpha * x[i];
 }
@@ -49,6 +53,11 @@ __global__ void count_to_float_kernel(float *out, const unsigned long long *coun
 int cuda_add(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *b) {
     add_kernel<<<cuda_blocks(y->numel), CUDA_THREADS, 0, cuda_stream(ctx)>>>(y->data, a->data, b->data, y->numel);
     return cuda_launched(ctx, "add");
+}
+
+int cuda_mul(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *b) {
+    mul_kernel<<<cuda_blocks(y->numel), CUDA_THREADS, 0, cuda_stream(ctx)>>>(y->data, a->data, b->data, y->numel);
+    return cuda_launched(ctx, "mul");
 }
 
 int cuda_axpy(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, float alpha) {

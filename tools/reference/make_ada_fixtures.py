@@ -29,6 +29,15 @@ filter, affine_grid + grid_sample, x2 down-sampling) for images x
 [5, 3, 16, 20] under the G_inv of ada_geom's parameters (re-composed for
 20 x 16): y, and dx for dy.
 
+tests/fixtures/ada_image.safetensors: the image-space transforms: the
+filter bank of the 'filter' set ("bank" [4, 43]), the band gains of fixed
+per-band amplifications ("amplification", "gains" [4, 4]), their filters
+("taps"), the filtering of images x [4, 3, 32, 28] (y, and dx for dy), and
+the cutout masks of fixed sizes and centres ("mask").
+
+tests/fixtures/train_r1_augment.safetensors: R1 through a fixed geometric and
+colour augmentation, with the exact double backward (see write_r1_fixture).
+
 tests/fixtures/ada_p.txt: the trajectory of ADA's p under a scripted
 sequence of discriminator outputs, computed the way stylegan2-ada-pytorch's
 training loop does it (training_loop.py, "Execute ADA heuristic"): the signs
@@ -313,7 +322,79 @@ def write_r1_fixture():
     print(f"wrote {path}: loss {loss.item():.6g}")
 
 
+SYM2 = [-0.12940952255092145, 0.22414386804185735, 0.836516303737469, 0.48296291314469025]
+
+
+def filter_bank():
+    """augment.py's Hz_fbank: band-pass filters of sym2, low band first."""
+    import scipy.signal
+    lo = np.asarray(SYM2)
+    hi = lo * ((-1) ** np.arange(lo.size))
+    lo2 = np.convolve(lo, lo[::-1]) / 2
+    hi2 = np.convolve(hi, hi[::-1]) / 2
+    bank = np.eye(4, 1)
+    for i in range(1, bank.shape[0]):
+        bank = np.dstack([bank, np.zeros_like(bank)]).reshape(bank.shape[0], -1)[:, :-1]
+        bank = scipy.signal.convolve(bank, [lo2])
+        bank[i, (bank.shape[1] - hi2.size) // 2: (bank.shape[1] + hi2.size) // 2] += hi2
+    return torch.as_tensor(bank, dtype=torch.float32)
+
+
+def filter_gains(amplification):
+    """The reference's per-band gain accumulation for amplifications t [N, 4]."""
+    expected_power = torch.tensor([10, 1, 1, 1], dtype=torch.float32) / 13
+    n = amplification.shape[0]
+    g = torch.ones([n, 4])
+    for i in range(4):
+        t = torch.ones([n, 4])
+        t[:, i] = amplification[:, i]
+        t = t / (expected_power * t.square()).sum(dim=-1, keepdims=True).sqrt()
+        g = g * t
+    return g
+
+
+def image_filter(images, taps):
+    """augment.py's 'Image-space filtering' with per-sample taps [N, K]."""
+    n, ch, h, w = images.shape
+    k = taps.repeat_interleave(ch, dim=0).reshape([n * ch, 1, -1])
+    p = taps.shape[1] // 2
+    x = torch.nn.functional.pad(images.reshape([1, n * ch, h, w]), pad=[p, p, p, p], mode="reflect")
+    x = torch.nn.functional.conv2d(x, k.unsqueeze(2), groups=n * ch)
+    x = torch.nn.functional.conv2d(x, k.unsqueeze(3), groups=n * ch)
+    return x.reshape([n, ch, h, w])
+
+
+def cutout_mask(size, centre, h, w):
+    cx = torch.arange(w).reshape([1, 1, 1, -1])
+    cy = torch.arange(h).reshape([1, 1, -1, 1])
+    mx = ((cx + 0.5) / w - centre[:, 0].reshape([-1, 1, 1, 1])).abs() >= size.reshape([-1, 1, 1, 1]) / 2
+    my = ((cy + 0.5) / h - centre[:, 1].reshape([-1, 1, 1, 1])).abs() >= size.reshape([-1, 1, 1, 1]) / 2
+    return torch.logical_or(mx, my).to(torch.float32)
+
+
+def write_image_fixture():
+    amplification = torch.tensor([[1, 1, 1, 1], [2.5, 1, 1, 1], [1, 0.4, 1.7, 1], [0.6, 1.9, 0.3, 3.1]])
+    gains = filter_gains(amplification)
+    taps = gains @ filter_bank()
+    g = torch.Generator().manual_seed(61)
+    x = torch.randn([4, 3, 32, 28], generator=g).requires_grad_(True)
+    y = image_filter(x, taps)
+    dy = torch.randn(y.shape, generator=g)
+    (y * dy).sum().backward()
+    size = torch.tensor([0.5, 0, 0.5, 0.5])
+    centre = torch.tensor([[0.3, 0.7], [0.5, 0.5], [0.95, 0.1], [0.0, 0.52]])
+    mask = cutout_mask(size, centre, 32, 28).expand(4, 3, 32, 28)
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "ada_image.safetensors")
+    safetensors_io.write(path, {"bank": filter_bank().numpy(), "amplification": amplification.numpy(),
+                                "gains": gains.numpy(), "taps": taps.contiguous().numpy(), "x": x.detach().numpy(),
+                                "y": y.detach().numpy(), "dy": dy.numpy(), "dx": x.grad.numpy(),
+                                "cutout_size": size.numpy(), "cutout_centre": centre.numpy(),
+                                "mask": mask.contiguous().numpy()})
+    print(f"wrote {path}: bank {tuple(filter_bank().shape)}")
+
+
 def main():
+    write_image_fixture()
     write_r1_fixture()
     write_color_fixture()
     write_geom_fixture()

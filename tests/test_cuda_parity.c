@@ -404,12 +404,18 @@ static double compare_set(pair *p, const char *net, const gan_params *c, const g
     return worst;
 }
 
-static void check_train_step(pair *p) {
+/* One step (every phase due), without augmentation or with the pipeline
+ * augpipe at a fixed p. */
+static void check_train_step(pair *p, const char *augpipe) {
     gan_error err = {{0}};
     train_options o;
     sg2_config gcfg;
     int group;
     CHECK_OK(train_config_preset("small", 32, 4, -1, &o, &gcfg, &group, &err), &err);
+    if (augpipe) {
+        o.augment = TRAIN_AUGMENT_FIXED, o.augment_p = 0.6f;
+        snprintf(o.augpipe, sizeof o.augpipe, "%s", augpipe);
+    }
     sg2d_config dcfg = sg2d_config_for(&gcfg, group);
     networks n[2];
     gan_ctx *ctx[2] = {p->cpu, p->gpu};
@@ -433,7 +439,8 @@ static void check_train_step(pair *p) {
         printf("%s step: G loss %.6f, path length %.6f, D loss %.6f, R1 %.6f\n", d ? "cuda" : "cpu ", st.g_loss,
                st.pl_penalty, st.d_loss, st.r1_penalty);
     }
-    printf("one training step: worst relative difference G %.3g, D %.3g, G_ema %.3g\n",
+    printf("one training step (%s): worst relative difference G %.3g, D %.3g, G_ema %.3g\n",
+           augpipe ? augpipe : "no augmentation",
            compare_set(p, "G.", &n[0].G->params, &n[1].G->params, n[0].t.adam_g.lr),
            compare_set(p, "D.", &n[0].D->params, &n[1].D->params, n[0].t.adam_d.lr),
            compare_set(p, "G_ema.", &n[0].G_ema->params, &n[1].G_ema->params, n[0].t.adam_g.lr));
@@ -464,7 +471,8 @@ int main(void) {
     printf("ops: worst relative difference %.3g (bound %.0e)\n", p.worst, OP_TOLERANCE);
     check_generator(&p, "small", 64);
     check_generator(&p, "paper256", 256);
-    check_train_step(&p);
+    check_train_step(&p, NULL);
+    check_train_step(&p, "bgcfnc");
     CHECKF(!gan_ctx_failed(p.cpu), "cpu context: %s", p.cpu->error.msg);
     CHECKF(!gan_ctx_failed(p.gpu), "cuda context: %s", p.gpu->error.msg);
     gan_ctx_free(p.cpu);

@@ -23,7 +23,7 @@ if [[ ! -s five64.dset ]]; then
 fi
 common=(--cfg small --batch 8 --mirror 1 --kimg "${KIMG:-6}" --tick 0.5 --snap 2 --grid 6 --seed 0
         --metrics swd --threads "${THREADS:-2}")
-for set in one five; do
+for set in ${SETS:-one five}; do
   for arm in ${arms[*]}; do
     case $arm in
     scratch) flags=(--aug noaug) ;;

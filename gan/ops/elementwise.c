@@ -1,19 +1,22 @@
-/* Element-wise ops: sums and the truncation trick. */
+/* Element-wise ops: sums, products and the truncation trick. */
 #include "internal.h"
+
+/* The result of an element-wise op on two tensors of one shape. */
+static gan_tensor *same_shape_result(gan_ctx *ctx, const char *op, const gan_tensor *a, const gan_tensor *b) {
+    char sa[GAN_SHAPE_STR_LEN], sb[GAN_SHAPE_STR_LEN];
+    OP_REQUIRE(ctx, gan_same_shape(a, b), "%s: shapes %s and %s differ", op, SHAPE(a, sa), SHAPE(b, sb));
+    return gan_tensor_new(ctx, a->ndim, a->shape);
+}
 
 gan_tensor *gan_add(gan_ctx *ctx, const gan_tensor *a, const gan_tensor *b) {
     OP_BEGIN(ctx, a, b);
-    char sa[GAN_SHAPE_STR_LEN], sb[GAN_SHAPE_STR_LEN];
-    OP_REQUIRE(ctx, gan_same_shape(a, b), "add: shapes %s and %s differ", SHAPE(a, sa), SHAPE(b, sb));
-    gan_tensor *y = gan_tensor_new(ctx, a->ndim, a->shape);
+    gan_tensor *y = same_shape_result(ctx, "add", a, b);
     OP_DISPATCH(ctx, y, add, a, b);
 }
 
 gan_tensor *gan_mul(gan_ctx *ctx, const gan_tensor *a, const gan_tensor *b) {
     OP_BEGIN(ctx, a, b);
-    char sa[GAN_SHAPE_STR_LEN], sb[GAN_SHAPE_STR_LEN];
-    OP_REQUIRE(ctx, gan_same_shape(a, b), "mul: shapes %s and %s differ", SHAPE(a, sa), SHAPE(b, sb));
-    gan_tensor *y = gan_tensor_new(ctx, a->ndim, a->shape);
+    gan_tensor *y = same_shape_result(ctx, "mul", a, b);
     OP_DISPATCH(ctx, y, mul, a, b);
 }
 

@@ -5,7 +5,8 @@
 # each for the same number of images:
 #   scratch   a new network, no augmentation
 #   finetune  the getchu64 model, no augmentation
-#   ada       the getchu64 model, ADA (bgc) + FreezeD
+#   ada       the getchu64 model, ADA (bgc) + FreezeD 7 (ada-f4, ada-f0:
+#             FreezeD 4, none; not in the default list)
 # SWD to the character images is measured at every snapshot.
 # Usage: tools/experiments/transfer.sh DNE SOURCE_CHECKPOINT WORKDIR [ARM...]
 set -euo pipefail
@@ -29,6 +30,8 @@ for set in ${SETS:-one five}; do
     scratch) flags=(--aug noaug) ;;
     finetune) flags=(--resume "$source" --aug noaug) ;;
     ada) flags=(--resume "$source" --aug ada --ada-kimg 5 --freezed 7) ;;
+    ada-f4) flags=(--resume "$source" --aug ada --ada-kimg 5 --freezed 4) ;;
+    ada-f0) flags=(--resume "$source" --aug ada --ada-kimg 5) ;;
     *) echo "unknown arm $arm" >&2; exit 2 ;;
     esac
     rm -rf "runs-$set-$arm"

@@ -397,18 +397,29 @@ gan_tensor *augment_apply(gan_ctx *ctx, const augment_pipe *pipe, const gan_tens
     return x;
 }
 
+/* The stages in reverse; each that ran makes the next gradient from the
+ * last one (dy itself until a stage has made one), and a pipeline where
+ * none did passes dy on as a copy. */
 gan_tensor *augment_apply_backward(gan_ctx *ctx, const augment_pipe *pipe, const gan_tensor *dy,
                                    const augment_tape *tape) {
-    gan_tensor *d = augment_image_backward(ctx, gan_scale(ctx, dy, 1), &tape->image);
-    if (d && tape->colour) {
-        gan_tensor *dc = gan_color_transform_backward(ctx, d, tape->matrices);
-        gan_tensor_free(ctx, d);
-        d = dc;
+    gan_tensor *d = NULL;
+    if (tape->image.filter || tape->image.cutout) {
+        d = augment_image_backward(ctx, dy, &tape->image);
+        if (!d) return NULL;
     }
-    if (!d || !tape->geometric) return d;
-    gan_tensor *dx = augment_geometric_backward(ctx, d, pipe->hz, &tape->geom);
-    gan_tensor_free(ctx, d);
-    return dx;
+    if (tape->colour) {
+        gan_tensor *dc = gan_color_transform_backward(ctx, d ? d : dy, tape->matrices);
+        gan_tensor_free(ctx, d);
+        if (!(d = dc)) return NULL;
+    }
+    if (tape->geometric) {
+        gan_tensor *dg = augment_geometric_backward(ctx, d ? d : dy, pipe->hz, &tape->geom);
+        gan_tensor_free(ctx, d);
+        d = dg;
+    } else if (!d) {
+        d = gan_scale(ctx, dy, 1);
+    }
+    return d;
 }
 
 /* The colour matrices without their translation column: the Jacobian of

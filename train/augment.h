@@ -144,11 +144,12 @@ typedef struct augment_image_tape {
     int filter, noise, cutout; /* which ran */
     gan_tensor *taps, *mask;   /* the filters [N, K]; the cutout mask [N, C, H, W] */
 } augment_image_tape;
-/* The image-space stage on x (consumed: freed, a new tensor returned), its
- * backward pass and its Jacobian (each consuming its input likewise). */
+/* The image-space stage on x (consumed: freed, a new tensor returned; x
+ * itself when the set has no image-space transform), its backward pass (a
+ * new tensor) and its Jacobian (consuming its input as the stage does). */
 gan_tensor *augment_image_stage(gan_ctx *ctx, const augment_image_set *set, gan_tensor *x, float p, uint64_t seed,
                                 augment_image_tape *tape);
-gan_tensor *augment_image_backward(gan_ctx *ctx, gan_tensor *dy, const augment_image_tape *tape);
+gan_tensor *augment_image_backward(gan_ctx *ctx, const gan_tensor *dy, const augment_image_tape *tape);
 gan_tensor *augment_image_linear(gan_ctx *ctx, gan_tensor *v, const augment_image_tape *tape);
 void augment_image_tape_free(gan_ctx *ctx, augment_image_tape *tape);
 

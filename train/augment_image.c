@@ -169,27 +169,30 @@ static gan_tensor *replace(gan_ctx *ctx, gan_tensor *old, gan_tensor *new_value)
 
 gan_tensor *augment_image_stage(gan_ctx *ctx, const augment_image_set *set, gan_tensor *x, float p, uint64_t seed,
                                 augment_image_tape *tape) {
+    tape->filter = set->imgfilter > 0, tape->noise = set->noise > 0, tape->cutout = set->cutout > 0;
+    if (!tape->filter && !tape->noise && !tape->cutout) return x;
     int n = (int)x->shape[0];
     augment_image *draws = malloc((size_t)(n > 0 ? n : 1) * sizeof *draws);
     if (!draws) return replace(ctx, x, gan_ctx_fail(ctx, "augment: out of memory"));
     augment_image_draw(set, p, seed, n, draws);
-    tape->filter = set->imgfilter > 0, tape->noise = set->noise > 0, tape->cutout = set->cutout > 0;
-    if (tape->filter && (tape->taps = augment_filter_taps(ctx, draws, n))) x = replace(ctx, x, augment_filter(ctx, x, tape->taps));
+    if (tape->filter && (tape->taps = augment_filter_taps(ctx, draws, n)))
+        x = replace(ctx, x, augment_filter(ctx, x, tape->taps));
     if (x && tape->noise) {
         gan_tensor *noise = noise_images(ctx, x, draws, seed);
         x = replace(ctx, x, noise ? gan_add(ctx, x, noise) : NULL);
         gan_tensor_free(ctx, noise);
     }
-    if (x && tape->cutout && (tape->mask = augment_cutout_mask(ctx, x, draws))) x = replace(ctx, x, gan_mul(ctx, x, tape->mask));
+    if (x && tape->cutout && (tape->mask = augment_cutout_mask(ctx, x, draws)))
+        x = replace(ctx, x, gan_mul(ctx, x, tape->mask));
     free(draws);
     return ctx->failed ? replace(ctx, x, NULL) : x;
 }
 
 /* Noise is additive: it passes gradients and directions unchanged. */
-gan_tensor *augment_image_backward(gan_ctx *ctx, gan_tensor *dy, const augment_image_tape *tape) {
-    if (dy && tape->cutout) dy = replace(ctx, dy, gan_mul(ctx, dy, tape->mask));
-    if (dy && tape->filter) dy = replace(ctx, dy, augment_filter_backward(ctx, dy, tape->taps));
-    return dy;
+gan_tensor *augment_image_backward(gan_ctx *ctx, const gan_tensor *dy, const augment_image_tape *tape) {
+    gan_tensor *d = tape->cutout ? gan_mul(ctx, dy, tape->mask) : gan_scale(ctx, dy, 1);
+    if (d && tape->filter) d = replace(ctx, d, augment_filter_backward(ctx, d, tape->taps));
+    return d;
 }
 
 gan_tensor *augment_image_linear(gan_ctx *ctx, gan_tensor *v, const augment_image_tape *tape) {

@@ -9,6 +9,7 @@ int dne_serve(int argc, char **argv);
 int dne_video(int argc, char **argv);
 int dne_mix(int argc, char **argv);
 int dne_train(int argc, char **argv);
+int dne_train_biggan(int argc, char **argv);
 int dne_prep(int argc, char **argv);
 int dne_import(int argc, char **argv);
 int dne_export(int argc, char **argv);

@@ -14,22 +14,10 @@
 #include "gan/io/file.h"
 #include "gan/io/npy.h"
 #include "gan/io/tensor_image.h"
+#include "gan/models/biggan.h"
 #include "gan/models/stylegan2.h"
+#include "generate.h"
 #include "latents.h"
-
-#define MAX_SEEDS 10000000
-
-typedef struct generate_options {
-    const char *network, *outdir, *seeds_text, *device_text, *ws_path, *save_ws_path;
-    float psi;
-    long cutoff, batch, threads, class_index;
-    int grid_cols, grid_rows, psi_given;
-    sg2_noise_mode noise_mode;
-    gan_image_format format;
-    float quality;
-    int profile;
-    char default_network[4096]; /* the bundled model, when --network is not given */
-} generate_options;
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -42,9 +30,13 @@ static void usage(FILE *out) {
             "  --outdir DIR         where seedNNNN.png files go (created if missing)\n"
             "  --save-ws FILE       also write the images' w vectors [N, num_ws, w_dim] (.npz: key w; else .npy)\n"
             "  --grid WxH           also write grid.png: the images in W columns and H rows, in order\n"
-            "  --trunc PSI          truncation psi (default 1: none)\n"
+            "  --grid classes       (BigGAN) every class for every seed: classCCC-seedNNNN.png and grid.png\n"
+            "                       with one row per class and one column per seed\n"
+            "  --trunc PSI          truncation psi (default 1: none); BigGAN: z entries beyond +-PSI are\n"
+            "                       redrawn (default: no truncation)\n"
             "  --trunc-cutoff N     truncate only the first N w layers (default: all)\n"
-            "  --class N            class label for conditional networks\n"
+            "  --class N            class label for conditional networks (required for BigGAN unless\n"
+            "                       --grid classes)\n"
             "  --noise-mode MODE    const (default), random (seeded by the image seed) or none\n"
             "  --format FMT         png (default) or webp\n"
             "  --quality Q          WebP quality 0-100 (default 90; -1 = lossless)\n"
@@ -90,7 +82,10 @@ static int parse_options(int argc, char **argv, generate_options *o, gan_error *
         case 'd': o->device_text = optarg; break;
         case 'w': o->ws_path = optarg; break;
         case 'W': o->save_ws_path = optarg; break;
-        case 'g': rc = dne_parse_grid(optarg, "--grid", &o->grid_cols, &o->grid_rows, err); break;
+        case 'g':
+            if (strcmp(optarg, "classes") == 0) o->grid_classes = 1;
+            else rc = dne_parse_grid(optarg, "--grid", &o->grid_cols, &o->grid_rows, err);
+            break;
         case 'P': o->profile = 1; break;
         case 'h': usage(stdout); exit(0);
         default:
@@ -242,7 +237,15 @@ int dne_generate(int argc, char **argv) {
     }
     int status = DNE_EXIT_USAGE;
     gan_ctx *ctx = gan_ctx_new(device, (int)o.threads, &err);
-    sg2_generator *g = ctx ? sg2_load(ctx, o.network, "", &err) : NULL;
+    if (ctx && bg_file_is_biggan(o.network)) {
+        status = dne_generate_biggan(&o, seeds, count, ctx, &err);
+        if (status != 0) dne_error("generate", status, &err);
+        gan_ctx_free(ctx);
+        free(seeds);
+        return status;
+    }
+    if (ctx && o.grid_classes) gan_fail(&err, "--grid classes is for BigGAN networks; use --grid WxH");
+    sg2_generator *g = ctx && !o.grid_classes ? sg2_load(ctx, o.network, "", &err) : NULL;
     generate_run run = {.o = &o, .ctx = ctx, .g = g, .seeds = seeds, .count = count};
     if (g && prepare(&run, &err) == 0 && gan_mkdirs(o.outdir, &err) == 0) {
         gan_ctx_profile(ctx, o.profile);

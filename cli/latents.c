@@ -16,6 +16,16 @@ void dne_seed_to_z(uint32_t seed, int z_dim, float *z) {
     free(row);
 }
 
+void dne_seed_to_truncated_z(uint32_t seed, int z_dim, float threshold, float *z) {
+    double *row = malloc((size_t)z_dim * sizeof *row);
+    if (!row) abort(); /* a few KB; nothing sensible to do without them */
+    gan_randomstate rs;
+    gan_randomstate_seed(&rs, seed);
+    gan_randomstate_truncated_randn(&rs, row, (size_t)z_dim, threshold);
+    for (int j = 0; j < z_dim; j++) z[j] = (float)row[j];
+    free(row);
+}
+
 int dne_map(gan_ctx *ctx, const sg2_generator *g, const float *z, int count, long class_index, float psi, int cutoff,
             float *ws, gan_error *err) {
     const sg2_config *cfg = &g->cfg;

@@ -13,6 +13,10 @@
 /* z = RandomState(seed).randn(z_dim), float64 cast to float32. */
 void dne_seed_to_z(uint32_t seed, int z_dim, float *z);
 
+/* BigGAN's z: the same draws, each beyond +-threshold redrawn from the
+ * stream until inside (threshold <= 0: none). */
+void dne_seed_to_truncated_z(uint32_t seed, int z_dim, float threshold, float *z);
+
 /* ws [count, num_ws, w_dim] for z [count, z_dim] in one mapping pass, with
  * the one-hot label class_index on conditional networks. */
 int dne_map(gan_ctx *ctx, const sg2_generator *g, const float *z, int count, long class_index, float psi, int cutoff,

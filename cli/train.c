@@ -7,13 +7,15 @@
 
 #include "args.h"
 #include "commands.h"
+#include "gan/models/biggan.h"
 #include "train/run.h"
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: dne train --data DATA --outdir DIR [options]\n"
+            "usage: dne train [--arch stylegan2] --data DATA --outdir DIR [options]\n"
             "       dne train --resume network-snapshot-NNNNNN.safetensors --outdir DIR [--kimg K]\n"
             "       dne train --resume MODEL.safetensors --data OTHER --outdir DIR [options]  (transfer)\n"
+            "       dne train --arch biggan --data LABELLED_DATA --outdir DIR [options]  (dne train --arch biggan --help)\n"
             "  --data PATH     a folder of images, a stylegan2-ada dataset zip, or a .dset from dne prep pack\n"
             "  --outdir DIR    where run folders go (default training-runs)\n"
             "  --cfg NAME      auto (default), small (CPU), tiny (smoke tests), stylegan2, paper256, paper512, paper1024\n"
@@ -52,7 +54,18 @@ static int parse_amount(const char *text, const char *flag, double min, double *
 /* The flags that set up a new run; a continued run keeps its checkpoint's. */
 #define NEW_RUN_ONLY "FAPRKE"
 
+/* --arch biggan, or a BigGAN checkpoint to resume: the BigGAN trainer. */
+static int wants_biggan(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--arch=biggan") == 0) return 1;
+        if (i + 1 < argc && strcmp(argv[i], "--arch") == 0 && strcmp(argv[i + 1], "biggan") == 0) return 1;
+        if (i + 1 < argc && strcmp(argv[i], "--resume") == 0 && bg_file_is_biggan(argv[i + 1])) return 1;
+    }
+    return 0;
+}
+
 int dne_train(int argc, char **argv) {
+    if (wants_biggan(argc, argv)) return dne_train_biggan(argc, argv);
     static const struct option longopts[] = {
         {"data", required_argument, 0, 'd'},   {"outdir", required_argument, 0, 'o'},
         {"cfg", required_argument, 0, 'c'},    {"kimg", required_argument, 0, 'k'},
@@ -65,7 +78,8 @@ int dne_train(int argc, char **argv) {
         {"device", required_argument, 0, 'V'},   {"freezed", required_argument, 0, 'F'},
         {"aug", required_argument, 0, 'A'},      {"p", required_argument, 0, 'P'},
         {"target", required_argument, 0, 'R'},   {"ada-kimg", required_argument, 0, 'K'},
-        {"augpipe", required_argument, 0, 'E'},  {"help", no_argument, 0, 'h'},
+        {"augpipe", required_argument, 0, 'E'},  {"arch", required_argument, 0, 'a'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     run_config rc = {.outdir = "training-runs", .cfg = "auto", .kimg = 25000, .tick_kimg = 4, .snap = 50,
                      .gamma = -1, .grid = 8, .swd = 1, .augment = TRAIN_AUGMENT_ADA, .augpipe = "bgc",
@@ -103,6 +117,9 @@ int dne_train(int argc, char **argv) {
         case 'R': status = dne_parse_float(optarg, "--target", 0, 1, &rc.ada_target, &err); break;
         case 'K': status = dne_parse_float(optarg, "--ada-kimg", 0.001f, HUGE_VAL, &rc.ada_kimg, &err); break;
         case 'E': rc.augpipe = optarg; break;
+        case 'a':
+            if (strcmp(optarg, "stylegan2") != 0) status = gan_fail(&err, "bad --arch '%s': stylegan2 or biggan", optarg);
+            break;
         case 'h': usage(stdout); return 0;
         default: status = gan_fail(&err, "unknown or incomplete option '%s' (see dne train --help)", argv[optind - 1]);
         }

@@ -73,6 +73,18 @@ struct gan_backend {
     int (*filter_1d)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *taps, int axis,
                      int transpose);
 
+    /* BigGAN's layers (ops.h). */
+    int (*matmul)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *b, int trans_a, int trans_b);
+    int (*softmax)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
+    int (*tanh)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
+    int (*max_pool2d)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
+    int (*avg_pool2d)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
+    int (*upsample_nearest2d)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
+    int (*batch_stats)(gan_ctx *ctx, gan_tensor *mean, gan_tensor *var, const gan_tensor *x);
+    int (*batch_norm)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *mean, const gan_tensor *var,
+                      const gan_tensor *gain, const gan_tensor *bias, const gan_batch_norm_args *args);
+    int (*normalize_rows)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, float eps);
+
     /* Backward ops: the first tensor is the gradient being computed. */
     int (*linear_backward_input)(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *weight,
                                  float weight_gain);
@@ -93,6 +105,15 @@ struct gan_backend {
                                   const gan_conv2d_args *args);
     int (*mbstd_backward)(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *x,
                           const gan_mbstd_args *args);
+    int (*softmax_backward)(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *y);
+    int (*tanh_backward)(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *y);
+    int (*max_pool2d_backward)(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *x);
+    int (*avg_pool2d_backward)(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy);
+    int (*upsample_nearest2d_backward)(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy);
+    /* With batch statistics; dgain and dbias may be NULL. */
+    int (*batch_norm_backward)(gan_ctx *ctx, gan_tensor *dx, gan_tensor *dgain, gan_tensor *dbias, const gan_tensor *dy,
+                               const gan_tensor *x, const gan_tensor *mean, const gan_tensor *var,
+                               const gan_tensor *gain, const gan_batch_norm_args *args);
     int (*mbstd_jvp)(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *t, const gan_mbstd_args *args);
     int (*mbstd_jvp_backward_x)(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *x,
                                 const gan_tensor *t, const gan_mbstd_args *args);

@@ -210,6 +210,67 @@ gan_tensor *gan_filter_1d_backward(gan_ctx *ctx, const gan_tensor *dy, const gan
 gan_tensor *gan_affine_sample_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *theta, int in_h,
                                        int in_w);
 
+/* ---- BigGAN's layers --------------------------------------------------------- */
+
+/* Matrix product y = op(a) . op(b), op transposing its argument when asked:
+ * 2-D a [M, K] (or [K, M] with trans_a), b [K, N] (or [N, K] with trans_b)
+ * give y [M, N]; 3-D tensors are B independent products (the same B in
+ * both), y [B, M, N]. The attention's bmm, the class embedding (one-hot rows
+ * times the table) and the spectral norm's power iteration. */
+gan_tensor *gan_matmul(gan_ctx *ctx, const gan_tensor *a, const gan_tensor *b, int trans_a, int trans_b);
+
+/* A copy of x with another shape of the same number of elements. */
+gan_tensor *gan_reshape(gan_ctx *ctx, const gan_tensor *x, int ndim, const int64_t *shape);
+
+/* Softmax along the last dimension (max subtracted first, as torch does). */
+gan_tensor *gan_softmax(gan_ctx *ctx, const gan_tensor *x);
+/* Its gradient from the output: dx = y * (dy - sum(dy * y)) per row. */
+gan_tensor *gan_softmax_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *y);
+
+/* y = tanh(x) and its gradient from the output, dx = dy * (1 - y^2). */
+gan_tensor *gan_tanh(gan_ctx *ctx, const gan_tensor *x);
+gan_tensor *gan_tanh_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *y);
+
+/* 2x2 max pooling with stride 2 of x [N, C, H, W] (H, W even); the gradient
+ * goes to the first maximum of each window in row-major order, as torch's. */
+gan_tensor *gan_max_pool2d(gan_ctx *ctx, const gan_tensor *x);
+gan_tensor *gan_max_pool2d_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *x);
+
+/* Per-channel mean and biased variance of x [N, C, H, W] over N, H and W
+ * (what batch norm normalises with in training): two new [C] tensors.
+ * Returns 0, or -1 with the error in ctx and nothing allocated. */
+int gan_batch_stats(gan_ctx *ctx, const gan_tensor *x, gan_tensor **mean, gan_tensor **var);
+/* Batch norm with an affine map that may differ per sample:
+ *   y = (x - mean[c]) * rsqrt(var[c] + eps) * (gain_offset + gain) + bias,
+ * gain and bias [C] (plain BN) or [N, C] (BigGAN's class-conditional BN,
+ * gain_offset 1), either may be NULL (gain 0 / bias 0 then: with a NULL gain
+ * the factor is gain_offset alone). */
+typedef struct gan_batch_norm_args {
+    float eps, gain_offset;
+} gan_batch_norm_args;
+gan_tensor *gan_batch_norm(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *mean, const gan_tensor *var,
+                           const gan_tensor *gain, const gan_tensor *bias, gan_batch_norm_args args);
+/* Its gradients when mean and var are x's own batch statistics (training):
+ * dx [N, C, H, W], dgain and dbias with gain's shape ([C] or [N, C]). Any
+ * output pointer may be NULL (not computed). Returns 0, or -1 with the error
+ * in ctx and nothing allocated. */
+int gan_batch_norm_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *x, const gan_tensor *mean,
+                            const gan_tensor *var, const gan_tensor *gain, gan_batch_norm_args args, gan_tensor **dx,
+                            gan_tensor **dgain, gan_tensor **dbias);
+
+/* y[r] = x[r] / max(|x[r]|, eps) for the rows of x [R, D] (torch's
+ * F.normalize): the spectral norm's power iteration. */
+gan_tensor *gan_normalize_rows(gan_ctx *ctx, const gan_tensor *x, float eps);
+
+/* Nearest-neighbour 2x up-sampling (F.interpolate(scale_factor=2)):
+ * x [N, C, H, W] -> [N, C, 2H, 2W]; its gradient sums each 2x2 block. */
+gan_tensor *gan_upsample_nearest2d(gan_ctx *ctx, const gan_tensor *x);
+gan_tensor *gan_upsample_nearest2d_backward(gan_ctx *ctx, const gan_tensor *dy);
+/* 2x2 average pooling with stride 2 (nn.AvgPool2d(2)), H and W even; its
+ * gradient gives each sample of a window a quarter of the window's. */
+gan_tensor *gan_avg_pool2d(gan_ctx *ctx, const gan_tensor *x);
+gan_tensor *gan_avg_pool2d_backward(gan_ctx *ctx, const gan_tensor *dy);
+
 /* ---- backward passes ----------------------------------------------------------
  * Each returns the gradient of a scalar loss with respect to one input, given
  * dy, its gradient with respect to the op's output. Ops with several inputs

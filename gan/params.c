@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "orthogonal.h"
 #include "rng.h"
 
 gan_tensor *gan_params_add(gan_ctx *ctx, gan_params *p, const char *name, int is_buffer, gan_init init, int ndim,
@@ -56,6 +57,18 @@ static void fill_fir_1331(float *f) {
         for (int j = 0; j < 4; j++) f[i * 4 + j] = taps[i] * taps[j] / 64.0f;
 }
 
+static int init_orthogonal(const gan_param *param, float *host, uint64_t seed, uint64_t offset, gan_error *err) {
+    const gan_tensor *t = param->tensor;
+    int64_t rows = t->ndim > 0 ? t->shape[0] : 1;
+    float *normal = malloc((size_t)t->numel * sizeof *normal);
+    if (!normal) return gan_fail(err, "out of memory");
+    gan_philox_normal(seed, offset, normal, (size_t)t->numel);
+    int rc = gan_orthogonal_from_normal(normal, rows, t->numel / rows, host, err);
+    for (int64_t j = 0; rc == 0 && j < t->numel; j++) host[j] *= param->init.value;
+    free(normal);
+    return rc;
+}
+
 int gan_params_init(gan_ctx *ctx, gan_params *p, uint64_t seed, gan_error *err) {
     uint64_t offset = 0;
     for (int i = 0; i < p->count; i++) {
@@ -71,6 +84,18 @@ int gan_params_init(gan_ctx *ctx, gan_params *p, uint64_t seed, gan_error *err) 
             break;
         case GAN_INIT_CONSTANT:
             for (int64_t j = 0; j < t->numel; j++) host[j] = param->init.value;
+            break;
+        case GAN_INIT_UNIFORM:
+            gan_philox_uniform(seed, offset, host, (size_t)t->numel);
+            for (int64_t j = 0; j < t->numel; j++) host[j] = (2 * host[j] - 1) * param->init.value;
+            offset += (uint64_t)t->numel;
+            break;
+        case GAN_INIT_ORTHOGONAL:
+            if (init_orthogonal(param, host, seed, offset, err) != 0) {
+                free(host);
+                return gan_fail_context(err, "%s", param->name);
+            }
+            offset += (uint64_t)t->numel;
             break;
         case GAN_INIT_FIR_1331:
             if (t->numel != 16) {

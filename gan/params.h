@@ -14,6 +14,8 @@ typedef enum gan_init_kind {
     GAN_INIT_NORMAL = 0, /* N(0, 1) * value */
     GAN_INIT_CONSTANT,   /* value */
     GAN_INIT_FIR_1331,   /* outer([1,3,3,1]) normalised to sum 1: the resampling filter */
+    GAN_INIT_UNIFORM,    /* U(-value, value): PyTorch's default bias */
+    GAN_INIT_ORTHOGONAL, /* torch's orthogonal_ over [shape[0], rest] from N(0, 1) draws, times value */
 } gan_init_kind;
 
 typedef struct gan_init {

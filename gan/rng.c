@@ -99,6 +99,14 @@ void gan_randomstate_randn(gan_randomstate *rs, double *out, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = gan_randomstate_gauss(rs);
 }
 
+void gan_randomstate_truncated_randn(gan_randomstate *rs, double *out, size_t n, double threshold) {
+    for (size_t i = 0; i < n; i++) {
+        double v = gan_randomstate_gauss(rs);
+        while (threshold > 0 && (v > threshold || v < -threshold)) v = gan_randomstate_gauss(rs);
+        out[i] = v;
+    }
+}
+
 /* NumPy's _rand_int64 with use_masked=True: a range that fits 32 bits takes
  * one 32-bit draw per try (a range of exactly 2^32 - 1 would take the draw as
  * is, which the mask also does). */

@@ -29,6 +29,9 @@ double gan_randomstate_double(gan_randomstate *rs); /* [0, 1) as random_sample()
 double gan_randomstate_gauss(gan_randomstate *rs);  /* as standard_normal() */
 /* RandomState(seed).randn(n) */
 void gan_randomstate_randn(gan_randomstate *rs, double *out, size_t n);
+/* n normal draws, each redrawn from the stream while beyond +-threshold (the
+ * truncated normal of BigGAN's truncation trick; threshold <= 0: none). */
+void gan_randomstate_truncated_randn(gan_randomstate *rs, double *out, size_t n, double threshold);
 /* RandomState(seed).randint(low, high) (high exclusive, 0 < high - low <= 2^32):
  * legacy masked rejection, each try one 32-bit draw & the
  * smallest all-ones mask covering high - 1 - low, rejected while above it. */

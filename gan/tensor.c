@@ -1,5 +1,6 @@
 #include "tensor.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,12 @@ int gan_tensor_download(gan_ctx *ctx, const gan_tensor *t, float *host) {
     return ctx->backend->download(ctx, host, t->data, (size_t)t->numel * sizeof(float));
 }
 
+float gan_tensor_item(gan_ctx *ctx, const gan_tensor *t) {
+    float value = NAN;
+    if (!t || t->numel < 1 || ctx->backend->download(ctx, &value, t->data, sizeof value) != 0) value = NAN;
+    return value;
+}
+
 gan_tensor *gan_tensor_from_host(gan_ctx *ctx, int ndim, const int64_t *shape, const float *host) {
     gan_tensor *t = gan_tensor_new(ctx, ndim, shape);
     if (t && gan_tensor_upload(ctx, t, host) != 0) {
@@ -66,6 +73,16 @@ gan_tensor *gan_tensor_from_host(gan_ctx *ctx, int ndim, const int64_t *shape, c
         return NULL;
     }
     return t;
+}
+
+gan_tensor gan_tensor_view(const gan_tensor *t, int ndim, const int64_t *shape) {
+    gan_tensor v = {.data = t->data, .ndim = ndim, .numel = 1};
+    for (int i = 0; i < ndim && i < GAN_MAX_DIMS; i++) {
+        v.shape[i] = shape[i];
+        v.numel *= shape[i];
+    }
+    if (ndim < 0 || ndim > GAN_MAX_DIMS || v.numel != t->numel) v = (gan_tensor){.numel = -1};
+    return v;
 }
 
 int64_t gan_dim(const gan_tensor *t, int i) {

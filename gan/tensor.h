@@ -34,8 +34,17 @@ void gan_tensor_free(gan_ctx *ctx, gan_tensor *t);
 /* Host <-> tensor copies of all numel floats. */
 int gan_tensor_upload(gan_ctx *ctx, gan_tensor *t, const float *host);
 int gan_tensor_download(gan_ctx *ctx, const gan_tensor *t, float *host);
+/* The first element on the host: a one-element tensor's value; NaN when t is
+ * NULL or the copy fails. */
+float gan_tensor_item(gan_ctx *ctx, const gan_tensor *t);
 /* A new tensor holding a copy of host data. */
 gan_tensor *gan_tensor_from_host(gan_ctx *ctx, int ndim, const int64_t *shape, const float *host);
+
+/* The same data under another shape with as many elements, for passing to
+ * ops without a copy: a value borrowing t's memory, never freed, valid while
+ * t is. With a different element count it has no data and numel -1, and
+ * every op refuses it. */
+gan_tensor gan_tensor_view(const gan_tensor *t, int ndim, const int64_t *shape);
 
 /* Dimension i counted from the end when negative, like Python. */
 int64_t gan_dim(const gan_tensor *t, int i);

@@ -1,25 +1,18 @@
 #include "run.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <math.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "checkpoint.h"
 #include "draws.h"
 #include "gan/io/dataset.h"
-#include "gan/io/file.h"
-#include "gan/io/tensor_image.h"
 #include "gan/metrics/metric_log.h"
 #include "gan/metrics/swd_generator.h"
 #include "gan/ops.h"
 #include "gan/rng.h"
+#include "run_common.h"
 #include "transfer.h"
 
 /* ------------------------------------------------------------- configs */
@@ -57,129 +50,16 @@ int train_config_preset(const char *name, int res, int batch, double gamma, trai
     return 0;
 }
 
-/* ----------------------------------------------------------- minibatches */
-
-/* The training order: each epoch a fresh permutation of the (mirrored)
- * dataset, from the run's seed, so any position can be recomputed. */
-typedef struct sampler {
-    gan_dataset *ds;
-    int count; /* dataset images, times 2 with --mirror */
-    uint64_t seed;
-    int64_t epoch;
-    int *perm;
-    uint8_t *pixels;
-} sampler;
-
-static void permute(sampler *s, int64_t epoch) {
-    for (int i = 0; i < s->count; i++) s->perm[i] = i;
-    float *u = malloc((size_t)s->count * sizeof *u);
-    if (!u) return; /* identity order: still a valid order */
-    gan_philox_uniform(draws_stream(s->seed, epoch, 100), 0, u, (size_t)s->count);
-    for (int i = s->count - 1; i > 0; i--) {
-        int j = (int)(u[i] * (float)(i + 1));
-        if (j > i) j = i;
-        int t = s->perm[i];
-        s->perm[i] = s->perm[j], s->perm[j] = t;
-    }
-    free(u);
-    s->epoch = epoch;
-}
-
-/* Images [pos, pos + n) of the order, in [-1, 1]. */
-static gan_tensor *load_batch(gan_ctx *ctx, sampler *s, int64_t pos, int n, gan_error *err) {
-    int c = gan_dataset_channels(s->ds), r = gan_dataset_resolution(s->ds), real = gan_dataset_count(s->ds);
-    size_t per = (size_t)c * r * r;
-    float *host = malloc((size_t)n * per * sizeof *host);
-    if (!host) return gan_fail(err, "out of memory"), NULL;
-    for (int i = 0; i < n; i++) {
-        int64_t at = pos + i;
-        if (at / s->count != s->epoch) permute(s, at / s->count);
-        int k = s->perm[at % s->count], flip = k >= real;
-        if (gan_dataset_read(s->ds, flip ? k - real : k, s->pixels, NULL, err) != 0) {
-            free(host);
-            return NULL;
-        }
-        float *dst = host + (size_t)i * per;
-        for (int ch = 0; ch < c; ch++)
-            for (int y = 0; y < r; y++)
-                for (int x = 0; x < r; x++) {
-                    uint8_t v = s->pixels[((size_t)ch * r + y) * r + (flip ? r - 1 - x : x)];
-                    dst[((size_t)ch * r + y) * r + x] = (float)v / 127.5f - 1.0f;
-                }
-    }
-    gan_tensor *t = gan_tensor_from_host(ctx, 4, (int64_t[]){n, c, r, r}, host);
-    free(host);
-    if (!t) gan_ctx_take_error(ctx, err);
-    return t;
-}
-
 /* ------------------------------------------------------------- run folder */
-
-/* <outdir>/<NNNNN>-<name>-<cfg>, NNNNN one above the largest present. */
-static int make_run_dir(const char *outdir, const char *name, const char *cfg, char *path, size_t size,
-                        gan_error *err) {
-    if (gan_mkdirs(outdir, err) != 0) return -1;
-    DIR *d = opendir(outdir);
-    if (!d) return gan_fail(err, "%s: %s", outdir, strerror(errno));
-    int next = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        char *end;
-        long v = strtol(e->d_name, &end, 10);
-        if (end != e->d_name && *end == '-' && v >= next) next = (int)v + 1;
-    }
-    closedir(d);
-    if ((size_t)snprintf(path, size, "%s/%05d-%s-%s", outdir, next, name, cfg) >= size)
-        return gan_fail(err, "run folder name too long");
-    if (mkdir(path, 0777) != 0) return gan_fail(err, "%s: %s", path, strerror(errno));
-    return 0;
-}
-
-typedef struct run_files {
-    char dir[1024];
-    FILE *log, *stats;
-} run_files;
-
-static void say(run_files *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(run_files *f, const char *fmt, ...) {
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "%s\n", line);
-    if (f->log) fprintf(f->log, "%s\n", line), fflush(f->log);
-}
-
-/* A grid x grid contact sheet of images [n, C, R, R]. */
-static int save_grid(gan_ctx *ctx, const gan_tensor *images, int grid, const char *path, gan_error *err) {
-    int c = (int)images->shape[1], r = (int)images->shape[2], n = (int)images->shape[0];
-    float *host = malloc((size_t)images->numel * sizeof *host);
-    gan_image sheet = {0};
-    int rc = !host ? gan_fail(err, "out of memory") : gan_image_alloc(&sheet, grid * r, grid * r, c == 1 ? 1 : 3, err);
-    if (rc == 0) rc = gan_tensor_download(ctx, images, host) == 0 ? 0 : gan_ctx_take_error(ctx, err);
-    for (int i = 0; rc == 0 && i < n && i < grid * grid; i++)
-        rc = gan_image_paste_chw(&sheet, i % grid * r, i / grid * r, host + (size_t)i * c * r * r, c, r, r, err);
-    if (rc == 0) rc = gan_image_save(path, &sheet, GAN_IMAGE_PNG, 0, err);
-    gan_image_free(&sheet);
-    free(host);
-    return rc;
-}
 
 /* G_ema's images of the run's fixed grid latents (const noise). */
 static int save_fakes(gan_ctx *ctx, const sg2_generator *g, const gan_tensor *grid_z, int grid, const char *path,
                       gan_error *err) {
     gan_tensor *ws = sg2_mapping(ctx, g, grid_z, NULL, 1.0f, 0);
     gan_tensor *img = sg2_synthesis(ctx, g, ws, SG2_NOISE_CONST, NULL);
-    int rc = img ? save_grid(ctx, img, grid, path, err) : gan_ctx_take_error(ctx, err);
+    int rc = img ? run_save_grid(ctx, img, grid, grid, path, err) : gan_ctx_take_error(ctx, err);
     gan_tensor_free(ctx, ws), gan_tensor_free(ctx, img);
     return rc;
-}
-
-static volatile sig_atomic_t stop_requested = 0;
-static void request_stop(int sig) {
-    (void)sig;
-    stop_requested = 1;
 }
 
 /* ------------------------------------------------------------------ loop */
@@ -203,7 +83,7 @@ static int measure_swd(gan_ctx *ctx, const trainer *t, run_files *f, gan_swd *sw
     gan_metric_report report = {"swd", &values, gan_seconds() - start, gan_swd_num_reals(swd), snapshot,
                                 (double)time(NULL)};
     if (gan_metric_report_append(path, &report, err) != 0) return -1;
-    say(f, "swd at kimg %.3f: %s %.3f (%.0f s)", (double)t->cur_nimg / 1000, values.name[values.count - 1],
+    run_say(f, "swd at kimg %.3f: %s %.3f (%.0f s)", (double)t->cur_nimg / 1000, values.name[values.count - 1],
         values.value[values.count - 1], gan_seconds() - start);
     return 0;
 }
@@ -217,7 +97,7 @@ static int snapshot(gan_ctx *ctx, const trainer *t, const run_meta *meta, run_fi
     snprintf(name, sizeof name, "network-snapshot-%06lld.safetensors", (long long)kimg);
     snprintf(path, sizeof path, "%s/%s", f->dir, name);
     if (checkpoint_save(ctx, t, meta, path, err) != 0) return -1;
-    say(f, "snapshot %s", path);
+    run_say(f, "snapshot %s", path);
     return swd ? measure_swd(ctx, t, f, swd, name, err) : 0;
 }
 
@@ -225,7 +105,7 @@ static void report_tick(run_files *f, const trainer *t, int tick, const tick_sum
                         double tick_seconds, double kimg_done, double total_kimg) {
     double sec_per_kimg = kimg_done > 0 ? tick_seconds / kimg_done : 0;
     double eta = sec_per_kimg * (total_kimg - (double)t->cur_nimg / 1000);
-    say(f, "tick %-4d kimg %-8.2f time %-7.0fs sec/kimg %-7.1f G %.4f D %.4f pl %.4f r1 %.5f p %.3f ETA %.0fs", tick,
+    run_say(f, "tick %-4d kimg %-8.2f time %-7.0fs sec/kimg %-7.1f G %.4f D %.4f pl %.4f r1 %.5f p %.3f ETA %.0fs", tick,
         (double)t->cur_nimg / 1000, seconds, sec_per_kimg, s->g / s->steps, s->d / s->steps,
         s->greg ? s->pl / s->greg : 0, s->dreg ? s->r1 / s->dreg : 0, t->ada.p, eta > 0 ? eta : 0);
     if (f->stats) {
@@ -245,8 +125,8 @@ static int loop(gan_ctx *ctx, trainer *t, const run_meta *meta, sampler *smp, ru
     int64_t tick_start_nimg = t->cur_nimg, total = (int64_t)(rc->kimg * 1000);
     int tick = 0, status = 0;
     tick_sums sums = {0};
-    while (t->cur_nimg < total && !stop_requested && status == 0) {
-        gan_tensor *reals = load_batch(ctx, smp, t->cur_nimg, t->opt.batch, err);
+    while (t->cur_nimg < total && !run_stop_requested() && status == 0) {
+        gan_tensor *reals = sampler_batch(ctx, smp, t->cur_nimg, t->opt.batch, NULL, err);
         step_draws draws;
         draw_storage storage;
         step_stats st;
@@ -260,7 +140,7 @@ static int loop(gan_ctx *ctx, trainer *t, const run_meta *meta, sampler *smp, ru
         gan_tensor_free(ctx, reals);
         if (status != 0) {
             gan_ctx_take_error(ctx, err);
-            say(f, "stopped: %s (the last snapshot is intact)", err->msg);
+            run_say(f, "stopped: %s (the last snapshot is intact)", err->msg);
             return -1;
         }
         sums.g += st.g_loss, sums.d += st.d_loss, sums.steps++;
@@ -278,8 +158,8 @@ static int loop(gan_ctx *ctx, trainer *t, const run_meta *meta, sampler *smp, ru
             tick++, tick_start = gan_seconds(), tick_start_nimg = t->cur_nimg, sums = (tick_sums){0};
         }
     }
-    if (status == 0 && stop_requested) {
-        say(f, "stopping on request at kimg %.3f", (double)t->cur_nimg / 1000);
+    if (status == 0 && run_stop_requested()) {
+        run_say(f, "stopping on request at kimg %.3f", (double)t->cur_nimg / 1000);
         status = snapshot(ctx, t, meta, f, grid_z, rc->grid, swd, err);
     }
     return status;
@@ -331,21 +211,16 @@ static gan_tensor *grid_latents(gan_ctx *ctx, const sg2_generator *g, int grid, 
 
 static int start_files(gan_ctx *ctx, const run_config *rc, const loaded_run *run, const gan_dataset *ds,
                        sampler *smp, const gan_tensor *grid_z, run_files *f, gan_error *err) {
-    if (make_run_dir(rc->outdir, gan_dataset_name(ds), run->meta.cfg, f->dir, sizeof f->dir, err) != 0) return -1;
+    if (run_make_dir(rc->outdir, gan_dataset_name(ds), run->meta.cfg, f->dir, sizeof f->dir, err) != 0) return -1;
     char path[1200];
     char *opts = train_options_to_json(&run->t.opt, &run->meta);
-    snprintf(path, sizeof path, "%s/training_options.json", f->dir);
-    int rc2 = opts ? gan_write_file_atomic(path, opts, strlen(opts), err) : gan_fail(err, "out of memory");
+    int rc2 = run_open_files(f, opts, err);
     free(opts);
-    snprintf(path, sizeof path, "%s/log.txt", f->dir);
-    if (rc2 == 0 && !(f->log = fopen(path, "a"))) rc2 = gan_fail(err, "%s: %s", path, strerror(errno));
-    snprintf(path, sizeof path, "%s/stats.jsonl", f->dir);
-    if (rc2 == 0 && !(f->stats = fopen(path, "a"))) rc2 = gan_fail(err, "%s: %s", path, strerror(errno));
     int grid = rc->grid;
-    gan_tensor *reals = rc2 == 0 ? load_batch(ctx, smp, 0, grid * grid < smp->count ? grid * grid : smp->count, err)
-                                 : NULL;
+    int shown = grid * grid < smp->count ? grid * grid : smp->count;
+    gan_tensor *reals = rc2 == 0 ? sampler_batch(ctx, smp, 0, shown, NULL, err) : NULL;
     snprintf(path, sizeof path, "%s/reals.png", f->dir);
-    if (rc2 == 0) rc2 = reals ? save_grid(ctx, reals, grid, path, err) : -1;
+    if (rc2 == 0) rc2 = reals ? run_save_grid(ctx, reals, grid, grid, path, err) : -1;
     gan_tensor_free(ctx, reals);
     snprintf(path, sizeof path, "%s/fakes_init.png", f->dir);
     if (rc2 == 0) rc2 = save_fakes(ctx, run->G_ema, grid_z, grid, path, err);
@@ -407,38 +282,31 @@ int train_run(const run_config *rc, gan_error *err) {
                           run.G->cfg.img_channels);
     if (status == 0) {
         if (continues && rc->kimg > 0) run.meta.total_kimg = rc->kimg;
-        smp = (sampler){ds, gan_dataset_count(ds) * (run.meta.mirror ? 2 : 1), run.meta.seed, -1, NULL, NULL};
-        smp.perm = malloc((size_t)smp.count * sizeof *smp.perm);
-        smp.pixels = malloc((size_t)gan_dataset_channels(ds) * gan_dataset_resolution(ds) * gan_dataset_resolution(ds));
-        grid_z = grid_latents(ctx, run.G, rc->grid, run.meta.seed);
-        if (!smp.perm || !smp.pixels || !grid_z) status = gan_fail(err, "out of memory");
+        status = sampler_init(&smp, ds, run.meta.mirror, run.meta.seed, err);
+        grid_z = status == 0 ? grid_latents(ctx, run.G, rc->grid, run.meta.seed) : NULL;
+        if (status == 0 && !grid_z) status = gan_fail(err, "out of memory");
     }
     if (status == 0 && rc->swd && !(swd = swd_for(rc, data, run.G, err))) status = -1;
     if (status == 0) status = start_files(ctx, rc, &run, ds, &smp, grid_z, &f, err);
     if (status == 0) {
         run_config effective = *rc;
         effective.kimg = run.meta.total_kimg;
-        say(&f, "dne train: %s, %d images%s, %d px, batch %d, gamma %g, %lld parameters in G; run folder %s",
+        run_say(&f, "dne train: %s, %d images%s, %d px, batch %d, gamma %g, %lld parameters in G; run folder %s",
             data, gan_dataset_count(ds), run.meta.mirror ? " (x-flipped too)" : "", run.G->cfg.img_resolution,
             run.t.opt.batch, run.t.opt.gamma, (long long)gan_params_numel(&run.G->params, 0), f.dir);
-        if (continues) say(&f, "resumed from %s at kimg %.3f", rc->resume, (double)run.t.cur_nimg / 1000);
+        if (continues) run_say(&f, "resumed from %s at kimg %.3f", rc->resume, (double)run.t.cur_nimg / 1000);
         else if (rc->resume)
-            say(&f, "transfer: weights from %s (%s); image counter, optimizers, pl_mean and augmentation p start "
+            run_say(&f, "transfer: weights from %s (%s); image counter, optimizers, pl_mean and augmentation p start "
                 "fresh", rc->resume, d_from_file ? "G, D and G_ema" : "G and G_ema; D initialised anew");
         if (run.t.opt.augment != TRAIN_AUGMENT_NONE)
-            say(&f, "augmentation: %s '%s', p %.4f%s", train_augment_name(run.t.opt.augment), run.t.opt.augpipe,
+            run_say(&f, "augmentation: %s '%s', p %.4f%s", train_augment_name(run.t.opt.augment), run.t.opt.augpipe,
                 run.t.ada.p, run.t.opt.augment == TRAIN_AUGMENT_ADA ? " (adaptive)" : "");
-        struct sigaction sa = {0}, old_int, old_term;
-        sa.sa_handler = request_stop;
-        sigaction(SIGINT, &sa, &old_int);
-        sigaction(SIGTERM, &sa, &old_term);
+        run_catch_stop_signals();
         status = loop(ctx, &run.t, &run.meta, &smp, &f, &effective, grid_z, swd, err);
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGTERM, &old_term, NULL);
+        run_restore_signals();
     }
-    if (f.log) fclose(f.log);
-    if (f.stats) fclose(f.stats);
-    free(smp.perm), free(smp.pixels);
+    run_close_files(&f);
+    sampler_free(&smp);
     gan_swd_free(swd);
     gan_tensor_free(ctx, grid_z);
     checkpoint_free(ctx, &run);

@@ -135,4 +135,25 @@ int cpu_filter_factor(const float *g, int fh, int fw, float *col, float *row);
 void cpu_fir_valid(const float *p, int pw, const float *g, int fh, int fw, int down_x, int down_y, float *y,
                    int oh, int ow);
 
+
+/* BigGAN's layers (matmul.c, softmax.c, pool.c, batch_norm.c). */
+int cpu_matmul(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *b, int trans_a, int trans_b);
+int cpu_normalize_rows(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, float eps);
+int cpu_softmax(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
+int cpu_softmax_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *y);
+int cpu_tanh(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
+int cpu_tanh_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *y);
+int cpu_max_pool2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
+int cpu_max_pool2d_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *x);
+int cpu_avg_pool2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
+int cpu_avg_pool2d_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy);
+int cpu_upsample_nearest2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
+int cpu_upsample_nearest2d_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy);
+int cpu_batch_stats(gan_ctx *ctx, gan_tensor *mean, gan_tensor *var, const gan_tensor *x);
+int cpu_batch_norm(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *mean, const gan_tensor *var,
+                   const gan_tensor *gain, const gan_tensor *bias, const gan_batch_norm_args *args);
+int cpu_batch_norm_backward(gan_ctx *ctx, gan_tensor *dx, gan_tensor *dgain, gan_tensor *dbias, const gan_tensor *dy,
+                            const gan_tensor *x, const gan_tensor *mean, const gan_tensor *var, const gan_tensor *gain,
+                            const gan_batch_norm_args *args);
+
 #endif

@@ -53,3 +53,29 @@ int gan_json_string(const cJSON *obj, const char *key, const char **out, gan_err
     *out = item->valuestring;
     return 0;
 }
+
+int gan_json_bool(const cJSON *obj, const char *key, int default_value, int *out, gan_error *err) {
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!item) {
+        *out = default_value;
+        return 0;
+    }
+    if (!cJSON_IsBool(item)) return gan_fail(err, "config: \"%s\" must be true or false", key);
+    *out = cJSON_IsTrue(item);
+    return 0;
+}
+
+int gan_json_number(const cJSON *obj, const char *key, double min, double max, double default_value, double *out,
+                    gan_error *err) {
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!item) {
+        *out = default_value;
+        return 0;
+    }
+    if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble))
+        return gan_fail(err, "config: \"%s\" must be a number", key);
+    if (item->valuedouble < min || item->valuedouble > max)
+        return gan_fail(err, "config: \"%s\" is %g, expected %g to %g", key, item->valuedouble, min, max);
+    *out = item->valuedouble;
+    return 0;
+}

@@ -18,5 +18,10 @@ int gan_json_int(const cJSON *obj, const char *key, int min, int max, int has_de
 int gan_json_number_or_null(const cJSON *obj, const char *key, double *out, int *is_null, gan_error *err);
 /* A string value, or NULL when the key is absent; an error if present but not a string. */
 int gan_json_string(const cJSON *obj, const char *key, const char **out, gan_error *err);
+/* true or false; default_value when the key is absent. */
+int gan_json_bool(const cJSON *obj, const char *key, int default_value, int *out, gan_error *err);
+/* A finite number in [min, max]; default_value when the key is absent. */
+int gan_json_number(const cJSON *obj, const char *key, double min, double max, double default_value, double *out,
+                    gan_error *err);
 
 #endif

@@ -6,6 +6,10 @@ static uint8_t to_level(float x) {
     return (uint8_t)v;
 }
 
+void gan_levels_from_float(const float *x, size_t n, uint8_t *out) {
+    for (size_t i = 0; i < n; i++) out[i] = to_level(x[i]);
+}
+
 int gan_image_paste_chw(gan_image *dst, int x, int y, const float *chw, int channels, int height, int width,
                         gan_error *err) {
     if (channels != 1 && channels != dst->channels)

@@ -9,6 +9,10 @@
  * toward zero, computed in float32. chw holds channels x height x width. */
 int gan_image_from_chw(const float *chw, int channels, int height, int width, gan_image *out, gan_error *err);
 
+/* The same conversion of n values in place order (CHW stays CHW): what the
+ * metrics compare. */
+void gan_levels_from_float(const float *x, size_t n, uint8_t *out);
+
 /* The same conversion into the rectangle at (x, y) of an existing image, for
  * contact sheets and video frames. A one-channel network image is replicated
  * into every channel of dst; otherwise channels must match dst's. The

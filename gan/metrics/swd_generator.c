@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../io/tensor_image.h"
 #include "../rng.h"
 
 typedef struct sampler {
@@ -21,16 +22,6 @@ static void seed_to_z(uint32_t seed, int z_dim, double *row, float *z) {
     gan_randomstate_seed(&rs, seed);
     gan_randomstate_randn(&rs, row, (size_t)z_dim);
     for (int j = 0; j < z_dim; j++) z[j] = (float)row[j];
-}
-
-/* generate.py's conversion, clamp(x * 127.5 + 128, 0, 255) truncated, as
- * gan_image_from_chw does, but kept in CHW order. */
-static void to_uint8(const float *x, size_t n, uint8_t *out) {
-    for (size_t i = 0; i < n; i++) {
-        float v = x[i] * 127.5f + 128.0f;
-        v = !(v >= 0.0f) ? 0.0f : (v > 255.0f ? 255.0f : v); /* NaN becomes 0 */
-        out[i] = (uint8_t)v;
-    }
 }
 
 /* Samples first .. first + count - 1 into s->images. */
@@ -58,7 +49,7 @@ static int sample_batch(sampler *s, int first, int count, double *row, gan_error
     gan_tensor_free(ctx, img);
     if (gan_ctx_failed(ctx)) return gan_ctx_take_error(ctx, err);
     size_t n = (size_t)count * cfg->img_channels * cfg->img_resolution * cfg->img_resolution;
-    to_uint8(s->pixels, n, s->images);
+    gan_levels_from_float(s->pixels, n, s->images);
     return 0;
 }
 

@@ -20,6 +20,7 @@
         if ((ctx)->failed) return NULL;                                 \
         for (size_t i_ = 0; i_ < sizeof op_inputs_ / sizeof *op_inputs_; i_++) \
             if (!op_inputs_[i_]) return gan_ctx_fail((ctx), "%s: missing input", __func__); \
+            else if (op_inputs_[i_]->numel < 0) return gan_ctx_fail((ctx), "%s: a view of the wrong size", __func__); \
     } while (0)
 
 /* Runs backend entry `fn` to fill y; frees y and returns NULL if the backend

@@ -48,7 +48,7 @@ int gan_write_slice(gan_ctx *ctx, gan_tensor *dst, const gan_tensor *src, int64_
     if (ctx->failed) return -1;
     if (!dst || !src) return gan_ctx_fail(ctx, "write_slice: missing input"), -1;
     char a[GAN_SHAPE_STR_LEN], b[GAN_SHAPE_STR_LEN];
-    int fits = dst->ndim == src->ndim && start >= 0 && start + src->shape[0] <= dst->shape[0];
+    int fits = dst->ndim >= 1 && dst->ndim == src->ndim && start >= 0 && start + src->shape[0] <= dst->shape[0];
     for (int i = 1; fits && i < dst->ndim; i++) fits = dst->shape[i] == src->shape[i];
     if (!fits)
         return gan_ctx_fail(ctx, "write_slice: %s does not fit %s at row %lld", SHAPE(src, a), SHAPE(dst, b),

@@ -1,0 +1,95 @@
+#include "cpu.h"
+
+/* Every op here maps a 2x2 window of the large plane [2h, 2w] to one sample
+ * of the small plane [h, w]; planes are N x C. */
+typedef struct planes {
+    int64_t count, h, w; /* the small plane's size */
+} planes;
+
+static planes small_planes(const gan_tensor *small) {
+    return (planes){small->shape[0] * small->shape[1], small->shape[2], small->shape[3]};
+}
+
+int cpu_max_pool2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x) {
+    planes p = small_planes(y);
+#pragma omp parallel for num_threads(ctx->threads) if (x->numel > CPU_PARALLEL_MIN) schedule(static)
+    for (int64_t c = 0; c < p.count; c++)
+        for (int64_t i = 0; i < p.h; i++)
+            for (int64_t j = 0; j < p.w; j++) {
+                const float *win = x->data + (c * 2 * p.h + 2 * i) * 2 * p.w + 2 * j;
+                float m = win[0];
+                if (win[1] > m) m = win[1];
+                if (win[2 * p.w] > m) m = win[2 * p.w];
+                if (win[2 * p.w + 1] > m) m = win[2 * p.w + 1];
+                y->data[(c * p.h + i) * p.w + j] = m;
+            }
+    return 0;
+}
+
+/* The gradient goes to the first maximum in row-major order (torch's rule:
+ * a later sample wins only when strictly larger). */
+int cpu_max_pool2d_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *x) {
+    planes p = small_planes(dy);
+#pragma omp parallel for num_threads(ctx->threads) if (x->numel > CPU_PARALLEL_MIN) schedule(static)
+    for (int64_t c = 0; c < p.count; c++)
+        for (int64_t i = 0; i < p.h; i++)
+            for (int64_t j = 0; j < p.w; j++) {
+                int64_t base = (c * 2 * p.h + 2 * i) * 2 * p.w + 2 * j;
+                int64_t at[4] = {base, base + 1, base + 2 * p.w, base + 2 * p.w + 1};
+                int best = 0;
+                for (int k = 1; k < 4; k++)
+                    if (x->data[at[k]] > x->data[at[best]]) best = k;
+                for (int k = 0; k < 4; k++) dx->data[at[k]] = k == best ? dy->data[(c * p.h + i) * p.w + j] : 0.0f;
+            }
+    return 0;
+}
+
+int cpu_avg_pool2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x) {
+    planes p = small_planes(y);
+#pragma omp parallel for num_threads(ctx->threads) if (x->numel > CPU_PARALLEL_MIN) schedule(static)
+    for (int64_t c = 0; c < p.count; c++)
+        for (int64_t i = 0; i < p.h; i++)
+            for (int64_t j = 0; j < p.w; j++) {
+                const float *win = x->data + (c * 2 * p.h + 2 * i) * 2 * p.w + 2 * j;
+                y->data[(c * p.h + i) * p.w + j] = (win[0] + win[1] + win[2 * p.w] + win[2 * p.w + 1]) * 0.25f;
+            }
+    return 0;
+}
+
+int cpu_avg_pool2d_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy) {
+    planes p = small_planes(dy);
+#pragma omp parallel for num_threads(ctx->threads) if (dx->numel > CPU_PARALLEL_MIN) schedule(static)
+    for (int64_t c = 0; c < p.count; c++)
+        for (int64_t i = 0; i < p.h; i++)
+            for (int64_t j = 0; j < p.w; j++) {
+                float g = dy->data[(c * p.h + i) * p.w + j] * 0.25f;
+                float *win = dx->data + (c * 2 * p.h + 2 * i) * 2 * p.w + 2 * j;
+                win[0] = win[1] = win[2 * p.w] = win[2 * p.w + 1] = g;
+            }
+    return 0;
+}
+
+int cpu_upsample_nearest2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x) {
+    planes p = small_planes(x);
+#pragma omp parallel for num_threads(ctx->threads) if (y->numel > CPU_PARALLEL_MIN) schedule(static)
+    for (int64_t c = 0; c < p.count; c++)
+        for (int64_t i = 0; i < p.h; i++)
+            for (int64_t j = 0; j < p.w; j++) {
+                float v = x->data[(c * p.h + i) * p.w + j];
+                float *win = y->data + (c * 2 * p.h + 2 * i) * 2 * p.w + 2 * j;
+                win[0] = win[1] = win[2 * p.w] = win[2 * p.w + 1] = v;
+            }
+    return 0;
+}
+
+int cpu_upsample_nearest2d_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy) {
+    planes p = small_planes(dx);
+#pragma omp parallel for num_threads(ctx->threads) if (dy->numel > CPU_PARALLEL_MIN) schedule(static)
+    for (int64_t c = 0; c < p.count; c++)
+        for (int64_t i = 0; i < p.h; i++)
+            for (int64_t j = 0; j < p.w; j++) {
+                const float *win = dy->data + (c * 2 * p.h + 2 * i) * 2 * p.w + 2 * j;
+                dx->data[(c * p.h + i) * p.w + j] = win[0] + win[1] + win[2 * p.w] + win[2 * p.w + 1];
+            }
+    return 0;
+}

@@ -255,7 +255,9 @@ static void test_spectral_norm(gan_ctx *ctx) {
     gan_sn_state state = {0};
     gan_tensor *w_sn = gan_sn_weight(ctx, &sn, 1, &state);
     double e_w = expect(ctx, f, w_sn, "w_sn", TOL);
-    double e_u = fixture_compare(ctx, sn.u, fixture_tensor(ctx, f, "u"), "u", TOL);
+    gan_tensor *u = fixture_tensor(ctx, f, "u");
+    double e_u = fixture_compare(ctx, sn.u, u, "u", TOL);
+    gan_tensor_free(ctx, u);
     gan_tensor *sigma = fixture_tensor(ctx, f, "sigma");
     double e_s = fixture_compare(ctx, sv, sigma, "sigma", TOL);
     gan_tensor *dw_sn = fixture_tensor(ctx, f, "dw_sn");

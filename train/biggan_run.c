@@ -351,9 +351,6 @@ static int fresh_run(bg_run_state *s, gan_dataset *ds, gan_error *err) {
 }
 
 static int check_data(const bg_generator *g, gan_dataset *ds, const char *data, gan_error *err) {
-    if (gan_dataset_label_dim(ds) < 1)
-        return gan_fail(err, "%s has no class labels: BigGAN needs a labelled dataset (dataset.json, or dne prep pack "
-                        "--labels)", data);
     if (gan_dataset_channels(ds) != 3) return gan_fail(err, "%s: BigGAN trains on RGB images", data);
     if (gan_dataset_resolution(ds) != g->cfg.resolution || gan_dataset_label_dim(ds) != g->cfg.n_classes)
         return gan_fail(err, "%s: %d px images of %d classes, but the network makes %d px of %d classes", data,
@@ -386,6 +383,9 @@ static int prepare(bg_run_state *s, gan_dataset **ds, int *continues, gan_error 
     const char *data = rc->data ? rc->data : s->run.meta.dataset;
     if (!data) return gan_fail(err, "--data is required");
     if (!(*ds = gan_dataset_open(data, err))) return -1;
+    if (gan_dataset_label_dim(*ds) < 1)
+        return gan_fail(err, "%s has no class labels: BigGAN needs a labelled dataset (dataset.json, or dne prep pack "
+                        "--labels)", data);
     if (!*continues && fresh_run(s, *ds, err) != 0) return -1;
     if (*continues && rc->kimg > 0) s->run.meta.total_kimg = rc->kimg;
     if (check_data(s->run.G, *ds, data, err) != 0) return -1;

@@ -39,6 +39,8 @@ static int check_config(const bg_config *cfg, gan_error *err) {
     const g_arch *arch = find_g_arch(cfg->resolution);
     if (!arch) return gan_fail(err, "config: \"resolution\" must be 32, 64, 128, 256 or 512, got %d", cfg->resolution);
     if (cfg->bottom_width != 4) return gan_fail(err, "config: \"bottom_width\" must be 4, got %d", cfg->bottom_width);
+    if (cfg->n_classes < 1 || cfg->ch < 1 || cfg->shared_dim < 1)
+        return gan_fail(err, "config: \"n_classes\", \"G_ch\" and \"shared_dim\" must be at least 1");
     int slots = cfg->hier ? arch->blocks + 1 : 1;
     if (cfg->dim_z < slots)
         return gan_fail(err, "config: \"dim_z\" %d is too small for %d hierarchical slots", cfg->dim_z, slots);

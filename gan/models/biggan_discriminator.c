@@ -35,6 +35,7 @@ static const d_arch *find_d_arch(int resolution) {
 static int check_config(const bgd_config *cfg, gan_error *err) {
     if (!find_d_arch(cfg->resolution))
         return gan_fail(err, "D config: \"resolution\" must be 32, 64, 128 or 256, got %d", cfg->resolution);
+    if (cfg->n_classes < 1 || cfg->ch < 1) return gan_fail(err, "D config: \"n_classes\" and \"D_ch\" must be at least 1");
     return bg_check_attention(cfg->attn, "D_attn", err);
 }
 

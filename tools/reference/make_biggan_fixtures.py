@@ -16,6 +16,7 @@
                            dlogits, grad.<param>, grad_images
   biggan_g128 / _out       128 px, G_ch 2, attention at 16: eval_images, train_images, after_train.*
   biggan_d128 / _out       128 px, D_ch 2, attention at 8: logits, after_train.*
+  biggan_ops               every new op: "<case>.x<i>", ".y", ".dy", ".dx<i>" (torch in fp64)
   biggan_sn                spectral norm alone: weight [6, 10], u0, W_sn, u, sigma, dw_sn, dweight
   biggan_step              one training iteration at 32 px (batch 4, 2 D steps x 2 micro-batches,
                            2 G micro-batches, ortho 1e-3 on both, EMA decay 0.9 from iteration 0):
@@ -35,6 +36,7 @@ import sys
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -171,6 +173,51 @@ def make_sn(out):
     safetensors_io.write(os.path.join(out, "biggan_sn.safetensors"), t)
 
 
+def make_ops(out):
+    """biggan_ops: each new op with inputs x (fp32), outputs and input
+    gradients for an upstream gradient dy, computed by torch in fp64."""
+    gen = torch.Generator().manual_seed(21)
+    t = {}
+
+    def rnd(*shape):
+        return torch.randn(*shape, generator=gen).float()
+
+    def case(name, fn, *inputs):
+        xs = [x.double().requires_grad_(True) for x in inputs]
+        y = fn(*xs)
+        dy = rnd(*y.shape).double()
+        (y * dy).sum().backward()
+        t[f"{name}.y"], t[f"{name}.dy"] = np32(y), np32(dy)
+        for i, (x, xd) in enumerate(zip(inputs, xs)):
+            t[f"{name}.x{i}"], t[f"{name}.dx{i}"] = np32(x), np32(xd.grad)
+
+    for ta in (0, 1):
+        for tb in (0, 1):
+            a, b = rnd(3, 5) if not ta else rnd(5, 3), rnd(5, 4) if not tb else rnd(4, 5)
+            case(f"matmul{ta}{tb}", lambda a, b, ta=ta, tb=tb: (a.t() if ta else a) @ (b.t() if tb else b), a, b)
+            a3, b3 = (rnd(2, 3, 5) if not ta else rnd(2, 5, 3)), (rnd(2, 5, 4) if not tb else rnd(2, 4, 5))
+            case(f"bmm{ta}{tb}", lambda a, b, ta=ta, tb=tb: torch.bmm(a.transpose(1, 2) if ta else a,
+                                                                      b.transpose(1, 2) if tb else b), a3, b3)
+    case("softmax", lambda x: F.softmax(x, -1), 3 * rnd(2, 3, 7))
+    case("tanh", torch.tanh, 2 * rnd(2, 3, 4, 4))
+    case("max_pool2d", lambda x: F.max_pool2d(x, 2), rnd(2, 3, 6, 4))
+    case("avg_pool2d", lambda x: F.avg_pool2d(x, 2), rnd(2, 3, 6, 4))
+    case("upsample_nearest2d", lambda x: F.interpolate(x, scale_factor=2), rnd(2, 3, 3, 2))
+    case("normalize_rows", lambda x: F.normalize(x, eps=1e-6), rnd(3, 8))
+    x = 2 + 3 * rnd(4, 5, 3, 3)
+    case("batch_norm_cond", lambda x, g, b: F.batch_norm(x, None, None, None, None, True, 0.1, 1e-5)
+         * (1 + g.view(4, 5, 1, 1)) + b.view(4, 5, 1, 1), x, 0.3 * rnd(4, 5), rnd(4, 5))
+    case("batch_norm_plain", lambda x, g, b: F.batch_norm(x, None, None, g, b, True, 0.1, 1e-5), x,
+         1 + 0.3 * rnd(5), rnd(5))
+    xd = x.double()
+    t["batch_stats.mean"] = np32(xd.mean([0, 2, 3]))
+    t["batch_stats.var"] = np32(xd.var([0, 2, 3], unbiased=False))
+    stats_mean, stats_var = 0.5 * rnd(5), 0.5 + torch.rand(5, generator=gen)
+    t["batch_norm_eval.mean"], t["batch_norm_eval.var"] = np32(stats_mean), np32(stats_var)
+    t["batch_norm_eval.y"] = np32(F.batch_norm(xd, stats_mean.double(), stats_var.double(), None, None, False, 0.1, 1e-5))
+    safetensors_io.write(os.path.join(out, "biggan_ops.safetensors"), t)
+
+
 STEP_OPTS = dict(batch=4, d_steps=2, d_accumulations=2, g_accumulations=2, g_lr=1e-4, d_lr=4e-4, betas=(0.0, 0.999),
                  adam_eps=1e-6, g_ortho=1e-3, d_ortho=1e-3, ema_decay=0.9, ema_start=0)
 
@@ -223,6 +270,7 @@ def main():
     make_discriminator(D128, 400, 2, args.out, "biggan_d128", grads=False)
     make_sn(args.out)
     make_step(args.out)
+    make_ops(args.out)
     for name in sorted(os.listdir(args.out)):
         if name.startswith("biggan_"):
             print(f"{name:32s} {os.path.getsize(os.path.join(args.out, name)):8d} bytes")

@@ -7,12 +7,14 @@
 #include <string.h>
 
 #include "gan/context.h"
+#include "gan/models/biggan.h"
 #include "gan/models/stylegan2.h"
 #include "gan/models/stylegan2_discriminator.h"
 #include "gan/ops.h"
 #include "gan/params.h"
 #include "gan/rng.h"
 #include "tests/test.h"
+#include "train/biggan_trainer.h"
 #include "train/draws.h"
 #include "train/run.h"
 #include "train/trainer.h"
@@ -289,6 +291,55 @@ static void check_elementwise(pair *p) {
     twin_free(p, &cols);
 }
 
+static void check_biggan_ops(pair *p) {
+    twin a = twin_randn(p, 3, (int64_t[]){3, 17, 40}, 80, 1), b = twin_randn(p, 3, (int64_t[]){3, 40, 9}, 81, 1);
+    twin bt = twin_randn(p, 3, (int64_t[]){3, 9, 40}, 82, 1), m = twin_randn(p, 2, (int64_t[]){17, 40}, 83, 1);
+    SAME("matmul (batched)", gan_matmul(CTX, T(a), T(b), 0, 0));
+    SAME("matmul (batched, b transposed)", gan_matmul(CTX, T(a), T(bt), 0, 1));
+    SAME("matmul (batched, a transposed)", gan_matmul(CTX, T(b), T(b), 1, 0));
+    SAME("matmul (2-D, a transposed)", gan_matmul(CTX, T(m), T(m), 1, 0));
+    SAME("normalize_rows", gan_normalize_rows(CTX, T(m), 1e-6f));
+    twin s = twin_randn(p, 3, (int64_t[]){3, 17, 300}, 84, 3), ds = twin_randn(p, 3, (int64_t[]){3, 17, 300}, 85, 1);
+    SAME("softmax", gan_softmax(CTX, T(s)));
+    SAME("softmax_backward", gan_softmax_backward(CTX, T(ds), T(s)));
+    SAME("tanh", gan_tanh(CTX, T(s)));
+    SAME("tanh_backward", gan_tanh_backward(CTX, T(ds), T(s)));
+    twin x = twin_randn(p, 4, (int64_t[]){3, 5, 12, 10}, 86, 1), dh = twin_randn(p, 4, (int64_t[]){3, 5, 6, 5}, 87, 1);
+    twin dd = twin_randn(p, 4, (int64_t[]){3, 5, 24, 20}, 88, 1);
+    SAME("max_pool2d", gan_max_pool2d(CTX, T(x)));
+    SAME("max_pool2d_backward", gan_max_pool2d_backward(CTX, T(dh), T(x)));
+    SAME("avg_pool2d", gan_avg_pool2d(CTX, T(x)));
+    SAME("avg_pool2d_backward", gan_avg_pool2d_backward(CTX, T(dh)));
+    SAME("upsample_nearest2d", gan_upsample_nearest2d(CTX, T(x)));
+    SAME("upsample_nearest2d_backward", gan_upsample_nearest2d_backward(CTX, T(dd)));
+    twin gain = twin_randn(p, 2, (int64_t[]){3, 5}, 89, 0.3f), bias = twin_randn(p, 2, (int64_t[]){3, 5}, 90, 1);
+    twin gain_c = twin_randn(p, 1, (int64_t[]){5}, 91, 1), dy = twin_randn(p, 4, (int64_t[]){3, 5, 12, 10}, 92, 1);
+    gan_tensor *mean[2], *var[2], *out[2][6];
+    for (int on_gpu_ = 0; on_gpu_ < 2; on_gpu_++) {
+        gan_batch_stats(CTX, T(x), &mean[on_gpu_], &var[on_gpu_]);
+        gan_batch_norm_args cond = {1e-5f, 1.0f}, plain = {1e-5f, 0.0f};
+        out[on_gpu_][0] = gan_batch_norm(CTX, T(x), mean[on_gpu_], var[on_gpu_], T(gain), T(bias), cond);
+        out[on_gpu_][1] = gan_batch_norm(CTX, T(x), mean[on_gpu_], var[on_gpu_], T(gain_c), NULL, plain);
+        gan_batch_norm_backward(CTX, T(dy), T(x), mean[on_gpu_], var[on_gpu_], T(gain), cond, &out[on_gpu_][2],
+                                &out[on_gpu_][3], &out[on_gpu_][4]);
+        gan_batch_norm_backward(CTX, T(dy), T(x), mean[on_gpu_], var[on_gpu_], T(gain_c), plain, NULL,
+                                &out[on_gpu_][5], NULL);
+    }
+    compare(p, "batch_stats mean", mean[0], mean[1], OP_TOLERANCE);
+    compare(p, "batch_stats var", var[0], var[1], OP_TOLERANCE);
+    const char *names[6] = {"batch_norm [N, C] affine", "batch_norm [C] gain", "batch_norm_backward dx",
+                            "batch_norm_backward dgain [N, C]", "batch_norm_backward dbias [N, C]",
+                            "batch_norm_backward dgain [C]"};
+    for (int k = 0; k < 6; k++) {
+        compare(p, names[k], out[0][k], out[1][k], OP_TOLERANCE);
+        gan_tensor_free(p->cpu, out[0][k]), gan_tensor_free(p->gpu, out[1][k]);
+    }
+    gan_tensor_free(p->cpu, mean[0]), gan_tensor_free(p->gpu, mean[1]);
+    gan_tensor_free(p->cpu, var[0]), gan_tensor_free(p->gpu, var[1]);
+    twin *all[] = {&a, &b, &bt, &m, &s, &ds, &x, &dh, &dd, &gain, &bias, &gain_c, &dy};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) twin_free(p, all[i]);
+}
+
 /* Makes every parameter of the CPU network non-trivial (biases, noise
  * strengths, w_avg all non-zero) and copies the set to the GPU network. */
 static void perturb_and_copy(pair *p, gan_params *cpu, gan_params *gpu, uint64_t seed) {
@@ -448,6 +499,61 @@ static void check_train_step(pair *p, const char *augpipe) {
     for (int d = 0; d < 2; d++) free_networks(ctx[d], &n[d]);
 }
 
+/* One BigGAN training iteration (2 D steps, attention in G and D, ortho
+ * regularisation, EMA) from the same weights and draws on both devices. */
+static void check_biggan_step(pair *p) {
+    gan_ctx *ctx[2] = {p->cpu, p->gpu};
+    gan_error err = {{0}};
+    bg_config gcfg = bg_config_default(32, 4, 5);
+    snprintf(gcfg.attn, sizeof gcfg.attn, "16");
+    gcfg.dim_z = 20, gcfg.shared_dim = 8;
+    bgd_config dcfg = bgd_config_for(&gcfg);
+    snprintf(dcfg.attn, sizeof dcfg.attn, "16");
+    bg_train_options o = bg_train_options_defaults(4);
+    o.d_steps = 2, o.g_ortho = o.d_ortho = 1e-3f, o.ema_start = 0, o.ema_decay = 0.9f;
+    bg_generator *G[2], *G_ema[2];
+    bg_discriminator *D[2];
+    bg_trainer t[2];
+    for (int d = 0; d < 2; d++) {
+        G[d] = bg_create(ctx[d], &gcfg, &err), G_ema[d] = bg_create(ctx[d], &gcfg, &err);
+        D[d] = bgd_create(ctx[d], &dcfg, &err);
+        if (!G[d] || !G_ema[d] || !D[d]) {
+            CHECKF(0, "biggan networks: %s", err.msg);
+            return;
+        }
+    }
+    bg_init_random(p->cpu, G[0], 1, &err), bgd_init_random(p->cpu, D[0], 2, &err);
+    copy_params(p, &G[0]->params, &G[1]->params);
+    for (int i = 0; i < G[0]->params.count; i++)
+        gan_lerp_into(p->cpu, G_ema[0]->params.items[i].tensor, G[0]->params.items[i].tensor, 0.0f);
+    copy_params(p, &G[0]->params, &G_ema[1]->params);
+    copy_params(p, &D[0]->params, &D[1]->params);
+    twin z[3], reals[2];
+    int classes[3][4] = {{0, 1, 2, 3}, {4, 0, 1, 2}, {3, 3, 1, 0}}, real_classes[2][4] = {{1, 2, 3, 4}, {0, 0, 2, 4}};
+    for (int i = 0; i < 3; i++) z[i] = twin_randn(p, 2, (int64_t[]){4, 20}, 100 + (uint64_t)i, 1);
+    for (int i = 0; i < 2; i++) reals[i] = twin_randn(p, 4, (int64_t[]){4, 3, 32, 32}, 110 + (uint64_t)i, 0.5f);
+    bg_step_stats st;
+    for (int d = 0; d < 2; d++) {
+        bg_fake_draws fakes[3] = {{d ? z[0].g : z[0].c, classes[0]}, {d ? z[1].g : z[1].c, classes[1]},
+                                  {d ? z[2].g : z[2].c, classes[2]}};
+        const gan_tensor *r[2] = {d ? reals[0].g : reals[0].c, d ? reals[1].g : reals[1].c};
+        const int *rc[2] = {real_classes[0], real_classes[1]};
+        bg_step_inputs in = {fakes, r, rc, fakes + 2};
+        CHECK(bg_trainer_init(ctx[d], &t[d], G[d], D[d], G_ema[d], &o) == 0);
+        CHECKF(bg_trainer_step(ctx[d], &t[d], &in, &st) == 0, "biggan step: %s", ctx[d]->error.msg);
+    }
+    printf("BigGAN training iteration: worst relative difference G %.3g, D %.3g, G_ema %.3g\n",
+           compare_set(p, "G.", &G[0]->params, &G[1]->params, o.g_lr),
+           compare_set(p, "D.", &D[0]->params, &D[1]->params, o.d_lr),
+           compare_set(p, "G_ema.", &G_ema[0]->params, &G_ema[1]->params, o.g_lr));
+    for (int i = 0; i < 3; i++) twin_free(p, &z[i]);
+    for (int i = 0; i < 2; i++) twin_free(p, &reals[i]);
+    for (int d = 0; d < 2; d++) {
+        bg_trainer_free(ctx[d], &t[d]);
+        bg_free(ctx[d], G[d]), bg_free(ctx[d], G_ema[d]), bgd_free(ctx[d], D[d]);
+    }
+}
+
 int main(void) {
     gan_error err = {{0}};
     pair p = {gan_ctx_new((gan_device){GAN_DEVICE_CPU, 0}, 0, &err), NULL, 0};
@@ -468,11 +574,13 @@ int main(void) {
     check_mbstd(&p);
     check_elementwise(&p);
     check_color(&p);
+    check_biggan_ops(&p);
     printf("ops: worst relative difference %.3g (bound %.0e)\n", p.worst, OP_TOLERANCE);
     check_generator(&p, "small", 64);
     check_generator(&p, "paper256", 256);
     check_train_step(&p, NULL);
     check_train_step(&p, "bgcfnc");
+    check_biggan_step(&p);
     CHECKF(!gan_ctx_failed(p.cpu), "cpu context: %s", p.cpu->error.msg);
     CHECKF(!gan_ctx_failed(p.gpu), "cuda context: %s", p.gpu->error.msg);
     gan_ctx_free(p.cpu);

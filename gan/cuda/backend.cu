@@ -195,6 +195,21 @@ gan_backend make_table() {
     t.mbstd_backward = cuda_mbstd_backward;
     t.mbstd_jvp = cuda_mbstd_jvp;
     t.mbstd_jvp_backward_x = cuda_mbstd_jvp_backward_x;
+    t.matmul = cuda_matmul;
+    t.normalize_rows = cuda_normalize_rows;
+    t.softmax = cuda_softmax;
+    t.softmax_backward = cuda_softmax_backward;
+    t.tanh = cuda_tanh;
+    t.tanh_backward = cuda_tanh_backward;
+    t.max_pool2d = cuda_max_pool2d;
+    t.max_pool2d_backward = cuda_max_pool2d_backward;
+    t.avg_pool2d = cuda_avg_pool2d;
+    t.avg_pool2d_backward = cuda_avg_pool2d_backward;
+    t.upsample_nearest2d = cuda_upsample_nearest2d;
+    t.upsample_nearest2d_backward = cuda_upsample_nearest2d_backward;
+    t.batch_stats = cuda_batch_stats;
+    t.batch_norm = cuda_batch_norm;
+    t.batch_norm_backward = cuda_batch_norm_backward;
     return t;
 }
 

@@ -165,4 +165,25 @@ int cuda_im2col(gan_ctx *ctx, const float *x, int n, int in, int h, int w, int k
 int cuda_col2im(gan_ctx *ctx, const float *cols, int n, int in, int h, int w, int k, int stride, int pad, int oh,
                 int ow, float *x);
 
+
+/* BigGAN's layers (matmul.cu, softmax.cu, pool.cu, batch_norm.cu). */
+int cuda_matmul(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tensor *b, int trans_a, int trans_b);
+int cuda_normalize_rows(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, float eps);
+int cuda_softmax(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
+int cuda_softmax_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *y);
+int cuda_tanh(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
+int cuda_tanh_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *y);
+int cuda_max_pool2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
+int cuda_max_pool2d_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *x);
+int cuda_avg_pool2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
+int cuda_avg_pool2d_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy);
+int cuda_upsample_nearest2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x);
+int cuda_upsample_nearest2d_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy);
+int cuda_batch_stats(gan_ctx *ctx, gan_tensor *mean, gan_tensor *var, const gan_tensor *x);
+int cuda_batch_norm(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *mean, const gan_tensor *var,
+                    const gan_tensor *gain, const gan_tensor *bias, const gan_batch_norm_args *args);
+int cuda_batch_norm_backward(gan_ctx *ctx, gan_tensor *dx, gan_tensor *dgain, gan_tensor *dbias, const gan_tensor *dy,
+                             const gan_tensor *x, const gan_tensor *mean, const gan_tensor *var, const gan_tensor *gain,
+                             const gan_batch_norm_args *args);
+
 #endif

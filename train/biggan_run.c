@@ -24,6 +24,7 @@ void bg_run_config_small(bg_run_config *rc) {
     snprintf(rc->net.attn, sizeof rc->net.attn, "16");
     rc->opt = bg_train_options_defaults(16);
     rc->opt.ema_start = 1000;
+    rc->opt.ema_decay = 0.999f; /* a horizon of 1000 iterations: runs here are thousands long */
 }
 
 /* ------------------------------------------------------------------ draws */

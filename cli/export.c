@@ -1,6 +1,6 @@
 /* dne export: a generator file from a training checkpoint (its G_ema, or G)
  * or from a stylegan2-ada-pytorch snapshot: what generate, serve and video
- * read, a quarter of a checkpoint's size. */
+ * read, a quarter of a checkpoint's size. BigGAN checkpoints likewise. */
 #include <getopt.h> /* optind */
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +8,7 @@
 #include "args.h"
 #include "commands.h"
 #include "gan/context.h"
+#include "gan/models/biggan.h"
 #include "gan/models/stylegan2.h"
 
 static void usage(FILE *out) {
@@ -17,6 +18,20 @@ static void usage(FILE *out) {
             "               written by dne import --which all, or a stylegan2-ada-pytorch .pkl\n"
             "  --out FILE   the generator file to write (atomically)\n"
             "  --which W    G_ema (default: the averaged generator, the one to publish) or G\n");
+}
+
+static int export_stylegan2(gan_ctx *ctx, const char *path, const char *prefix, const char *out, gan_error *err) {
+    sg2_generator *g = sg2_load(ctx, path, prefix, err);
+    int rc = g ? sg2_save(ctx, g, out, err) : -1;
+    sg2_free(ctx, g);
+    return rc;
+}
+
+static int export_biggan(gan_ctx *ctx, const char *path, const char *prefix, const char *out, gan_error *err) {
+    bg_generator *g = bg_load(ctx, path, prefix, err);
+    int rc = g ? bg_save(ctx, g, out, err) : -1;
+    bg_free(ctx, g);
+    return rc;
 }
 
 int dne_export(int argc, char **argv) {
@@ -29,9 +44,9 @@ int dne_export(int argc, char **argv) {
     if (rc != 0) return dne_error("export", DNE_EXIT_USAGE, &err);
 
     gan_ctx *ctx = gan_ctx_new((gan_device){GAN_DEVICE_CPU, 0}, 1, &err);
-    sg2_generator *g = ctx ? sg2_load(ctx, argv[optind], strcmp(which, "G") == 0 ? "G." : "G_ema.", &err) : NULL;
-    rc = g ? sg2_save(ctx, g, out, &err) : -1;
-    sg2_free(ctx, g);
+    const char *prefix = strcmp(which, "G") == 0 ? "G." : "G_ema.";
+    rc = !ctx ? -1 : bg_file_is_biggan(argv[optind]) ? export_biggan(ctx, argv[optind], prefix, out, &err)
+                                                       : export_stylegan2(ctx, argv[optind], prefix, out, &err);
     gan_ctx_free(ctx);
     if (rc != 0) return dne_error("export", DNE_EXIT_USAGE, &err);
     fprintf(stderr, "dne export: %s of %s -> %s\n", which, argv[optind], out);

@@ -336,6 +336,7 @@ static int fresh_run(bg_run_state *s, gan_dataset *ds, gan_error *err) {
     bg_config g = rc->net;
     g.resolution = gan_dataset_resolution(ds);
     g.n_classes = gan_dataset_label_dim(ds);
+    bg_config_round_dim_z(&g);
     bgd_config d = bgd_config_for(&g);
     if (rc->d_attn[0]) snprintf(d.attn, sizeof d.attn, "%s", rc->d_attn);
     if (!(run->G = bg_create(s->ctx, &g, err)) || !(run->G_ema = bg_create(s->ctx, &g, err)) ||

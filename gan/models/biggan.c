@@ -110,19 +110,24 @@ char *bg_config_to_json(const bg_config *cfg) {
     return text;
 }
 
+void bg_config_round_dim_z(bg_config *cfg) {
+    const g_arch *arch = find_g_arch(cfg->resolution);
+    int slots = arch && cfg->hier ? arch->blocks + 1 : 1;
+    if (cfg->dim_z >= slots) cfg->dim_z = cfg->dim_z / slots * slots;
+}
+
 bg_config bg_config_default(int resolution, int ch, int n_classes) {
-    const g_arch *arch = find_g_arch(resolution);
-    int slots = arch ? arch->blocks + 1 : 1;
     int dim_z = resolution == 256 ? 140 : resolution == 512 ? 128 : 120;
-    bg_config cfg = {.resolution = resolution, .ch = ch, .dim_z = dim_z / slots * slots, .shared_dim = 128,
-                     .n_classes = n_classes, .hier = 1, .bottom_width = 4, .bn_eps = 1e-5f, .sn_eps = 1e-6f};
+    bg_config cfg = {.resolution = resolution, .ch = ch, .dim_z = dim_z, .shared_dim = 128, .n_classes = n_classes,
+                     .hier = 1, .bottom_width = 4, .bn_eps = 1e-5f, .sn_eps = 1e-6f};
     snprintf(cfg.attn, sizeof cfg.attn, "%s", resolution == 256 ? "128" : resolution == 32 ? "0" : "64");
+    bg_config_round_dim_z(&cfg);
     return cfg;
 }
 
 /* ----------------------------------------------------------- construction */
 
-static void build_gblock(bg_builder *b, bg_gblock *blk, const bg_config *cfg, int cond_dim) {
+static void build_gblock(bg_builder *b, bg_gblock *blk, int cond_dim) {
     bg_builder sub = bg_builder_child(b, "0");
     int in = blk->in_channels, out = blk->out_channels;
     bg_build_layer(&sub, &blk->conv1, "conv1", out, in, 3, 1);
@@ -130,7 +135,6 @@ static void build_gblock(bg_builder *b, bg_gblock *blk, const bg_config *cfg, in
     bg_build_layer(&sub, &blk->conv_sc, "conv_sc", out, in, 1, 1);
     bg_build_ccbn(&sub, &blk->bn1, "bn1", in, cond_dim);
     bg_build_ccbn(&sub, &blk->bn2, "bn2", out, cond_dim);
-    (void)cfg;
     if (blk->has_attention) {
         bg_builder att = bg_builder_child(b, "1");
         bg_build_attention(&att, &blk->attention, out);
@@ -162,7 +166,7 @@ bg_generator *bg_create(gan_ctx *ctx, const bg_config *cfg, gan_error *err) {
         char name[32];
         snprintf(name, sizeof name, "blocks.%d", i);
         bg_builder sub = bg_builder_child(&b, name);
-        build_gblock(&sub, blk, cfg, cond_dim);
+        build_gblock(&sub, blk, cond_dim);
     }
     int last = arch->out[arch->blocks - 1] * cfg->ch;
     bg_builder out = bg_builder_child(&b, "output_layer");

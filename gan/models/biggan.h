@@ -46,6 +46,9 @@ char *bgd_config_to_json(const bgd_config *cfg);
  * with ch and the class count given; and the D that goes with it. */
 bg_config bg_config_default(int resolution, int ch, int n_classes);
 bgd_config bgd_config_for(const bg_config *g);
+/* dim_z rounded down to a multiple of the hierarchical slots, as the
+ * reference does (a config must hold the rounded value). */
+void bg_config_round_dim_z(bg_config *cfg);
 /* Whether a config JSON, or the config of a safetensors file, says
  * "arch": "biggan" (0 for anything unreadable: the StyleGAN2 loader then
  * reports what is wrong with it). */

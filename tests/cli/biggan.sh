@@ -91,6 +91,10 @@ expect_usage "applies to new runs" "$dne" train --resume "$tmp/half.safetensors"
 # dne generate reads a checkpoint's G_ema.
 "$dne" generate --network "$run/network-snapshot-000000.safetensors" --class 1 --seeds 0 --outdir "$tmp/ck" 2>/dev/null ||
   fail "generate from a checkpoint"
+# dne export writes that G_ema as a generator file: the same image.
+"$dne" export "$run/network-snapshot-000000.safetensors" --out "$tmp/exported.safetensors" 2>/dev/null || fail "export"
+"$dne" generate --network "$tmp/exported.safetensors" --class 1 --seeds 0 --outdir "$tmp/ck-exported" 2>/dev/null
+cmp "$tmp/ck/seed0000.png" "$tmp/ck-exported/seed0000.png" || fail "the exported generator differs from G_ema"
 # An unlabelled set is refused with a message that says what to do.
 "$dne" prep pack --in "$tmp/chars" --out "$tmp/plain.dset" --res 32 --quiet 2>/dev/null
 status=0

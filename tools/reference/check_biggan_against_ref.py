@@ -2,14 +2,15 @@
 """Checks tools/reference/biggan.py against the real BigGAN-PyTorch code.
 
     git --git-dir=/work/.mirror/ajbrock+BigGAN-PyTorch/repo archive HEAD | tar -x -C /tmp/biggan-ref
-    /usr/bin/python3 tools/reference/check_biggan_against_ref.py --ref /tmp/biggan-ref [--fixtures tests/fixtures]
+    /usr/bin/python3 tools/reference/check_biggan_against_ref.py --ref /tmp/biggan-ref [--dne build/dne]
 
 Builds the reference's Generator and Discriminator and biggan.py's at small
 configs, requires identical state_dict names, shapes and order, copies the
 weights across, and compares: G in evaluation and training mode, the buffers
 a training-mode pass updates, D, and every gradient of a training-mode
-backward pass. With --fixtures it also recomputes the committed fixtures'
-outputs with the reference's classes. Prints the largest differences.
+backward pass. With --dne it also converts the reference's own G, saved with
+torch.save, by biggan_pth_to_safetensors.py and compares `dne generate`'s
+PNGs with the reference's images. Prints the largest differences.
 """
 
 import argparse
@@ -112,15 +113,49 @@ def compare_case(ref, c):
     return max(worst.values())
 
 
+def check_conversion(ref, dne):
+    """The reference's own G saved with torch.save, converted by
+    biggan_pth_to_safetensors.py and rendered by `dne generate`: the PNG
+    levels against the reference's evaluation-mode images of the same z."""
+    import subprocess
+    import tempfile
+
+    import numpy as np
+    from PIL import Image
+    c = CASES[0]
+    G, _ = reference_nets(ref, c)
+    perturb(G, torch.Generator().manual_seed(3))
+    G.eval()
+    seeds, cls = (0, 1, 2), 3
+    z = np.stack([np.random.RandomState(s).randn(G.dim_z) for s in seeds]).astype(np.float32)
+    with torch.no_grad():
+        img = G(torch.from_numpy(z), G.shared(torch.full((len(seeds),), cls)))
+    want = (img * 127.5 + 128).clamp(0, 255).to(torch.uint8).numpy()
+    with tempfile.TemporaryDirectory() as tmp:
+        torch.save(G.state_dict(), f"{tmp}/G_ema.pth")
+        subprocess.run([sys.executable, os.path.join(HERE, "biggan_pth_to_safetensors.py"), f"{tmp}/G_ema.pth",
+                        f"{tmp}/g.safetensors", "--resolution", str(c["resolution"]), "--G_ch", str(c["G_ch"]),
+                        "--dim_z", str(c["dim_z"]), "--shared_dim", str(c["shared_dim"]), "--n_classes",
+                        str(c["n_classes"]), "--G_attn", c["G_attn"]], check=True, capture_output=True)
+        subprocess.run([dne, "generate", "--network", f"{tmp}/g.safetensors", "--class", str(cls), "--seeds",
+                        ",".join(map(str, seeds)), "--outdir", f"{tmp}/out"], check=True, capture_output=True)
+        worst = max(int(np.abs(np.asarray(Image.open(f"{tmp}/out/seed{s:04d}.png")).transpose(2, 0, 1).astype(int)
+                                - want[i]).max()) for i, s in enumerate(seeds))
+    print(f"BigGAN-PyTorch state_dict -> dne file -> dne generate: PNG levels differ by at most {worst}")
+    return worst
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ref", required=True, help="a BigGAN-PyTorch checkout")
+    ap.add_argument("--dne", help="a built dne: also check the .pth conversion end to end")
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
     worst = max(compare_case(args.ref, c) for c in CASES)
     print(f"worst difference {worst:.3g}")
-    sys.exit(0 if worst < 1e-5 else 1)
+    levels = check_conversion(args.ref, args.dne) if args.dne else 0
+    sys.exit(0 if worst < 1e-5 and levels <= 1 else 1)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,9 @@
 #include "gan/io/dataset.h"
 #include "gan/metrics/metric_log.h"
 #include "gan/metrics/swd.h"
+#include "gan/metrics/swd_biggan.h"
 #include "gan/metrics/swd_generator.h"
+#include "gan/models/biggan.h"
 #include "gan/models/stylegan2.h"
 
 #define DEFAULT_MAX_IMAGES 4096
@@ -26,11 +28,13 @@ typedef struct metrics_options {
     float psi;
 } metrics_options;
 
-/* What a metric gets: the generator and the real images (uint8, CHW). */
+/* What a metric gets: the generator (StyleGAN2 or BigGAN) and the real
+ * images (uint8, CHW). */
 typedef struct metrics_job {
     const metrics_options *o;
     gan_ctx *ctx;
     const sg2_generator *g;
+    const bg_generator *bg;
     const uint8_t *reals;
     int num;
 } metrics_job;
@@ -43,19 +47,23 @@ typedef struct metric {
 
 /* ------------------------------------------------------------ swd */
 
+/* BigGAN's fakes cycle through the classes (fake i: class i % n_classes). */
 static int run_swd(const metrics_job *job, gan_metric_results *out, gan_error *err) {
-    const sg2_config *cfg = &job->g->cfg;
+    int channels = job->bg ? 3 : job->g->cfg.img_channels;
+    int resolution = job->bg ? job->bg->cfg.resolution : job->g->cfg.img_resolution;
     gan_swd_params p = GAN_SWD_DEFAULTS;
     p.seed = (uint32_t)job->o->seed;
     p.threads = job->ctx->threads;
-    gan_swd *swd = gan_swd_new(&p, cfg->img_channels, cfg->img_resolution, err);
+    gan_swd *swd = gan_swd_new(&p, channels, resolution, err);
     if (!swd) return -1;
     gan_swd_sampling sampling = GAN_SWD_SAMPLING_DEFAULTS;
     sampling.psi = job->o->psi;
     sampling.batch = (int)job->o->batch;
     gan_swd_result result;
     int rc = gan_swd_add_reals(swd, job->reals, job->num, err);
-    if (rc == 0) rc = gan_swd_of_generator(job->ctx, job->g, &sampling, swd, &result, err);
+    if (rc == 0)
+        rc = job->bg ? gan_swd_of_biggan(job->ctx, job->bg, -1, 0, sampling.batch, swd, &result, err)
+                     : gan_swd_of_generator(job->ctx, job->g, &sampling, swd, &result, err);
     if (rc == 0) gan_swd_result_values(&result, out);
     gan_swd_free(swd);
     return rc;
@@ -124,7 +132,8 @@ static int load_reals(const char *path, int channels, int resolution, int *num, 
 static void usage(FILE *out) {
     fprintf(out,
             "usage: dne metrics --network G.safetensors --data DIR --metrics swd [options]\n"
-            "  --network FILE   generator (safetensors, as dne generate reads)\n"
+            "  --network FILE   generator (safetensors, as dne generate reads; StyleGAN2 or BigGAN, whose\n"
+            "                   fakes then cycle through the classes)\n"
             "  --data PATH      real images at the network's resolution: a folder, a dataset zip or a .dset\n"
             "  --metrics LIST   comma-separated metrics:\n");
     for (int i = 0; i < NUM_METRICS; i++)
@@ -221,16 +230,22 @@ int dne_metrics(int argc, char **argv) {
         return dne_error("metrics", DNE_EXIT_USAGE, &err);
     int status = DNE_EXIT_USAGE; /* until the inputs are read: bad files are bad input */
     gan_ctx *ctx = gan_ctx_new(device, (int)o.threads, &err);
-    sg2_generator *g = ctx ? sg2_load(ctx, o.network, "", &err) : NULL;
+    int biggan = ctx && bg_file_is_biggan(o.network);
+    if (biggan && o.psi != 1) gan_fail(&err, "--trunc is for StyleGAN2 networks; BigGAN's SWD samples untruncated");
+    bg_generator *bg = biggan && o.psi == 1 ? bg_load(ctx, o.network, "", &err) : NULL;
+    sg2_generator *g = ctx && !biggan ? sg2_load(ctx, o.network, "", &err) : NULL;
     uint8_t *reals = NULL;
     int num = (int)o.num;
-    if (g && load_reals(o.data, g->cfg.img_channels, g->cfg.img_resolution, &num, &reals, &err) == 0) {
-        metrics_job job = {.o = &o, .ctx = ctx, .g = g, .reals = reals, .num = num};
+    int channels = bg ? 3 : g ? g->cfg.img_channels : 0;
+    int resolution = bg ? bg->cfg.resolution : g ? g->cfg.img_resolution : 0;
+    if ((g || bg) && load_reals(o.data, channels, resolution, &num, &reals, &err) == 0) {
+        metrics_job job = {.o = &o, .ctx = ctx, .g = g, .bg = bg, .reals = reals, .num = num};
         status = run_metrics(&job, list, count, &err) == 0 ? 0 : DNE_EXIT_FAILURE;
     }
     if (status != 0) dne_error("metrics", status, &err);
     free(reals);
     sg2_free(ctx, g);
+    bg_free(ctx, bg);
     gan_ctx_free(ctx);
     return status;
 }

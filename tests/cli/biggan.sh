@@ -95,6 +95,12 @@ expect_usage "applies to new runs" "$dne" train --resume "$tmp/half.safetensors"
 "$dne" export "$run/network-snapshot-000000.safetensors" --out "$tmp/exported.safetensors" 2>/dev/null || fail "export"
 "$dne" generate --network "$tmp/exported.safetensors" --class 1 --seeds 0 --outdir "$tmp/ck-exported" 2>/dev/null
 cmp "$tmp/ck/seed0000.png" "$tmp/ck-exported/seed0000.png" || fail "the exported generator differs from G_ema"
+# dne metrics measures a BigGAN network too (its fakes cycle through the classes).
+"$dne" metrics --network "$run/network-snapshot-000000.safetensors" --data "$tmp/chars.dset" --metrics swd \
+  >"$tmp/swd.json" 2>/dev/null || fail "metrics"
+grep -q '"swd_avg"' "$tmp/swd.json" || fail "no swd_avg from dne metrics"
+expect_usage "BigGAN's SWD samples untruncated" "$dne" metrics --network "$run/network-snapshot-000000.safetensors" \
+  --data "$tmp/chars.dset" --metrics swd --trunc 0.5
 # An unlabelled set is refused with a message that says what to do.
 "$dne" prep pack --in "$tmp/chars" --out "$tmp/plain.dset" --res 32 --quiet 2>/dev/null
 status=0

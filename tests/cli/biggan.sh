@@ -14,6 +14,7 @@ trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # --- init and generate
+"$dne" init --preset tiny --res 16 --out "$tmp/src-sg2.safetensors" 2>/dev/null
 "$dne" init --arch biggan --res 32 --classes 3 --ch 4 --seed 1 --out "$tmp/g.safetensors" 2>"$tmp/init.log" ||
   { cat "$tmp/init.log"; fail "init"; }
 grep -q "3 classes" "$tmp/init.log" || fail "init summary"
@@ -95,6 +96,15 @@ expect_usage "applies to new runs" "$dne" train --resume "$tmp/half.safetensors"
 "$dne" export "$run/network-snapshot-000000.safetensors" --out "$tmp/exported.safetensors" 2>/dev/null || fail "export"
 "$dne" generate --network "$tmp/exported.safetensors" --class 1 --seeds 0 --outdir "$tmp/ck-exported" 2>/dev/null
 cmp "$tmp/ck/seed0000.png" "$tmp/ck-exported/seed0000.png" || fail "the exported generator differs from G_ema"
+# Standing statistics: deterministic for a seed, different from the running averages, and generate reads them.
+"$dne" export "$run/network-snapshot-000000.safetensors" --out "$tmp/st1.safetensors" --standing 4 --standing-batch 8 \
+  --trunc 1.5 2>/dev/null || fail "export --standing"
+"$dne" export "$run/network-snapshot-000000.safetensors" --out "$tmp/st2.safetensors" --standing 4 --standing-batch 8 \
+  --trunc 1.5 2>/dev/null
+cmp "$tmp/st1.safetensors" "$tmp/st2.safetensors" || fail "standing statistics differ for the same seed"
+if cmp -s "$tmp/st1.safetensors" "$tmp/exported.safetensors"; then fail "standing statistics changed nothing"; fi
+"$dne" generate --network "$tmp/st1.safetensors" --class 1 --seeds 0 --outdir "$tmp/st" 2>/dev/null || fail "generate (standing)"
+expect_usage "for BigGAN networks" "$dne" export "$tmp/src-sg2.safetensors" --out "$tmp/x.safetensors" --standing 4
 # dne metrics measures a BigGAN network too (its fakes cycle through the classes).
 "$dne" metrics --network "$run/network-snapshot-000000.safetensors" --data "$tmp/chars.dset" --metrics swd \
   >"$tmp/swd.json" 2>/dev/null || fail "metrics"

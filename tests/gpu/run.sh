@@ -4,7 +4,8 @@
 # backward, (2) generator parity, (3) one training step against the CPU, all
 # in tests/test_cuda_parity.c; then (4) benchmarks dne beside the PyTorch
 # reference (tools/reference) on the same GPU: generator images/s at 256 and
-# 512 px, batch 1, 16, 64, and training sec/kimg at 256 px, paper256, batch 32.
+# 512 px, batch 1, 16, 64, training sec/kimg at 256 px, paper256, batch 32,
+# and BigGAN training images/s at 128 px (ch 32, batch 32).
 # Prints one summary table (also in $OUT/gpu-summary.txt when OUT is set).
 #
 # The C libraries libgan links travel as Debian packages in .gpu-deps/
@@ -95,10 +96,17 @@ for phases in main all; do
             "${dk:--}" "$rk" "$(ratio "$rk" "${dk:-0}")")")
 done
 
+d=$(build-gpu/bench/bench_train_biggan --res 128 --ch 32 --batch 32 --reps 3 --device cuda)
+r=
+[[ $torch_gpu == 1 ]] && r=$($py tools/reference/bench_train_biggan.py --res 128 --ch 32 --batch 32 --reps 3 \
+                             --device cuda 2>/dev/null)
+rows+=("$(printf '| train BigGAN 128 px, ch 32, batch 32 | %s img/s | %s img/s | %s |' "$(field images_per_s "$d")" \
+          "$(field images_per_s "$r")" "$(ratio "$(field images_per_s "$d")" "$(field images_per_s "$r")")")")
+
 step "summary"
 {
   echo "GPU: $gpu; parity: $([[ $parity == 0 ]] && echo passed || echo FAILED)"
-  grep -E "^(ops|generator|one training step)" "$out/parity.txt"
+  grep -E "^(ops|generator|one training step|BigGAN)" "$out/parity.txt"
   echo
   echo "| measurement | dne | PyTorch reference | dne speed-up |"
   echo "| --- | --- | --- | --- |"

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gan/io/config.h"
+#include "checkpoint_tensors.h"
 #include "gan/io/safetensors.h"
 
 char *bg_train_options_to_json(const bg_train_options *o, const bg_run_meta *m) {
@@ -89,13 +90,9 @@ int bg_checkpoint_save(gan_ctx *ctx, const bg_trainer *t, const bg_run_meta *met
     if (rc == 0) rc = gan_st_writer_meta(w, "D_config", d_cfg, err);
     if (rc == 0) rc = gan_st_writer_meta(w, "training_options", opts, err);
     if (rc == 0) rc = gan_st_writer_meta(w, "state", state, err);
-    if (rc == 0) rc = gan_params_write(ctx, &t->G->params, "G.", w, &copies, err);
-    if (rc == 0) rc = gan_params_write(ctx, &t->D->params, "D.", w, &copies, err);
-    if (rc == 0) rc = gan_params_write(ctx, &t->G_ema->params, "G_ema.", w, &copies, err);
-    if (rc == 0) rc = gan_params_write_aligned(ctx, &t->G->params, t->adam_g.m, "adamG.m.", w, &copies, err);
-    if (rc == 0) rc = gan_params_write_aligned(ctx, &t->G->params, t->adam_g.v, "adamG.v.", w, &copies, err);
-    if (rc == 0) rc = gan_params_write_aligned(ctx, &t->D->params, t->adam_d.m, "adamD.m.", w, &copies, err);
-    if (rc == 0) rc = gan_params_write_aligned(ctx, &t->D->params, t->adam_d.v, "adamD.v.", w, &copies, err);
+    if (rc == 0)
+        rc = checkpoint_write_tensors(ctx, &t->G->params, &t->D->params, &t->G_ema->params, &t->adam_g, &t->adam_d, w,
+                                      &copies, err);
     if (rc == 0) rc = gan_st_writer_save(w, path, err);
     gan_params_free_copies(&copies);
     gan_st_writer_free(w);
@@ -136,15 +133,11 @@ int bg_checkpoint_load(gan_ctx *ctx, const char *path, bg_loaded_run *out, gan_e
     if (rc == 0 && (!(out->G = bg_create(ctx, &gcfg, err)) || !(out->G_ema = bg_create(ctx, &gcfg, err)) ||
                     !(out->D = bgd_create(ctx, &dcfg, err))))
         rc = -1;
-    if (rc == 0) rc = gan_params_load(ctx, &out->G->params, f, "G.", err);
-    if (rc == 0) rc = gan_params_load(ctx, &out->D->params, f, "D.", err);
-    if (rc == 0) rc = gan_params_load(ctx, &out->G_ema->params, f, "G_ema.", err);
+    if (rc == 0) rc = checkpoint_read_networks(ctx, &out->G->params, &out->D->params, &out->G_ema->params, f, err);
     if (rc == 0 && bg_trainer_init(ctx, &out->t, out->G, out->D, out->G_ema, &o) != 0)
         rc = gan_ctx_take_error(ctx, err);
-    if (rc == 0) rc = gan_params_load_aligned(ctx, &out->G->params, out->t.adam_g.m, f, "adamG.m.", err);
-    if (rc == 0) rc = gan_params_load_aligned(ctx, &out->G->params, out->t.adam_g.v, f, "adamG.v.", err);
-    if (rc == 0) rc = gan_params_load_aligned(ctx, &out->D->params, out->t.adam_d.m, f, "adamD.m.", err);
-    if (rc == 0) rc = gan_params_load_aligned(ctx, &out->D->params, out->t.adam_d.v, f, "adamD.v.", err);
+    if (rc == 0)
+        rc = checkpoint_read_moments(ctx, &out->G->params, &out->D->params, &out->t.adam_g, &out->t.adam_d, f, err);
     if (rc == 0) rc = load_state(f, &out->t, &out->meta, err);
     gan_st_close(f);
     if (rc != 0) {

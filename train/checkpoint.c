@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gan/io/config.h"
+#include "checkpoint_tensors.h"
 #include "gan/io/safetensors.h"
 
 char *train_options_to_json(const train_options *o, const run_meta *m) {
@@ -129,13 +130,9 @@ int checkpoint_save(gan_ctx *ctx, const trainer *t, const run_meta *meta, const 
     if (rc == 0) rc = gan_st_writer_meta(w, "D_config", d_cfg, err);
     if (rc == 0) rc = gan_st_writer_meta(w, "training_options", opts, err);
     if (rc == 0) rc = gan_st_writer_meta(w, "state", state, err);
-    if (rc == 0) rc = gan_params_write(ctx, &t->G->params, "G.", w, &copies, err);
-    if (rc == 0) rc = gan_params_write(ctx, &t->D->params, "D.", w, &copies, err);
-    if (rc == 0) rc = gan_params_write(ctx, &t->G_ema->params, "G_ema.", w, &copies, err);
-    if (rc == 0) rc = gan_params_write_aligned(ctx, &t->G->params, t->adam_g.m, "adamG.m.", w, &copies, err);
-    if (rc == 0) rc = gan_params_write_aligned(ctx, &t->G->params, t->adam_g.v, "adamG.v.", w, &copies, err);
-    if (rc == 0) rc = gan_params_write_aligned(ctx, &t->D->params, t->adam_d.m, "adamD.m.", w, &copies, err);
-    if (rc == 0) rc = gan_params_write_aligned(ctx, &t->D->params, t->adam_d.v, "adamD.v.", w, &copies, err);
+    if (rc == 0)
+        rc = checkpoint_write_tensors(ctx, &t->G->params, &t->D->params, &t->G_ema->params, &t->adam_g, &t->adam_d, w,
+                                      &copies, err);
     if (rc == 0) rc = gan_st_writer_add_f32(w, "state.pl_mean", 0, NULL, &pl_mean, err);
     if (rc == 0) rc = gan_st_writer_add_f32(w, "state.augment_p", 0, NULL, &augment_p, err);
     if (rc == 0) rc = gan_st_writer_save(w, path, err);
@@ -196,14 +193,10 @@ int checkpoint_load(gan_ctx *ctx, const char *path, loaded_run *out, gan_error *
     if (rc == 0 && (!(out->G = sg2_create(ctx, &gcfg, err)) || !(out->G_ema = sg2_create(ctx, &gcfg, err)) ||
                     !(out->D = sg2d_create(ctx, &dcfg, err))))
         rc = -1;
-    if (rc == 0) rc = gan_params_load(ctx, &out->G->params, f, "G.", err);
-    if (rc == 0) rc = gan_params_load(ctx, &out->D->params, f, "D.", err);
-    if (rc == 0) rc = gan_params_load(ctx, &out->G_ema->params, f, "G_ema.", err);
+    if (rc == 0) rc = checkpoint_read_networks(ctx, &out->G->params, &out->D->params, &out->G_ema->params, f, err);
     if (rc == 0 && trainer_init(ctx, &out->t, out->G, out->D, out->G_ema, &o) != 0) rc = gan_ctx_take_error(ctx, err);
-    if (rc == 0) rc = gan_params_load_aligned(ctx, &out->G->params, out->t.adam_g.m, f, "adamG.m.", err);
-    if (rc == 0) rc = gan_params_load_aligned(ctx, &out->G->params, out->t.adam_g.v, f, "adamG.v.", err);
-    if (rc == 0) rc = gan_params_load_aligned(ctx, &out->D->params, out->t.adam_d.m, f, "adamD.m.", err);
-    if (rc == 0) rc = gan_params_load_aligned(ctx, &out->D->params, out->t.adam_d.v, f, "adamD.v.", err);
+    if (rc == 0)
+        rc = checkpoint_read_moments(ctx, &out->G->params, &out->D->params, &out->t.adam_g, &out->t.adam_d, f, err);
     if (rc == 0) rc = load_state(f, &out->t, err);
     gan_st_close(f);
     if (rc != 0) {

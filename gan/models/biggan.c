@@ -251,29 +251,21 @@ void bg_tape_free(gan_ctx *ctx, bg_tape *t) {
     free(t);
 }
 
-/* Keeps t in the tape's slot, or frees it without a tape. */
-static void retire(gan_ctx *ctx, gan_tensor **slot, gan_tensor *t) {
-    if (slot) *slot = t;
-    else gan_tensor_free(ctx, t);
-}
-
-#define SLOT(tape, field) ((tape) ? &(tape)->field : NULL)
-
 /* A GBlock (and its attention). x is consumed without a tape and borrowed
  * with one; the result is the caller's without a tape and the tape's with
  * one. */
 static gan_tensor *gblock_forward(gan_ctx *ctx, const bg_gblock *blk, const bg_config *cfg, gan_tensor *x,
                                   const gan_tensor *cond, bg_mode mode, bg_gblock_tape *t) {
-    gan_tensor *act1 = bg_relu_inplace(ctx, bg_bn_forward(ctx, &blk->bn1, x, cond, cfg->bn_eps, mode, SLOT(t, bn1)));
+    gan_tensor *act1 = bg_relu_inplace(ctx, bg_bn_forward(ctx, &blk->bn1, x, cond, cfg->bn_eps, mode, BG_SLOT(t, bn1)));
     gan_tensor *up1 = gan_upsample_nearest2d(ctx, act1);
     gan_tensor *x_up = gan_upsample_nearest2d(ctx, x);
-    retire(ctx, SLOT(t, act1), act1);
+    bg_keep(ctx, BG_SLOT(t, act1), act1);
     if (!t) gan_tensor_free(ctx, x);
-    gan_tensor *conv1_out = bg_conv_forward(ctx, &blk->conv1, up1, mode, SLOT(t, conv1));
+    gan_tensor *conv1_out = bg_conv_forward(ctx, &blk->conv1, up1, mode, BG_SLOT(t, conv1));
     gan_tensor *act2 =
-        bg_relu_inplace(ctx, bg_bn_forward(ctx, &blk->bn2, conv1_out, cond, cfg->bn_eps, mode, SLOT(t, bn2)));
-    gan_tensor *h = bg_conv_forward(ctx, &blk->conv2, act2, mode, SLOT(t, conv2));
-    gan_tensor *shortcut = bg_conv_forward(ctx, &blk->conv_sc, x_up, mode, SLOT(t, conv_sc));
+        bg_relu_inplace(ctx, bg_bn_forward(ctx, &blk->bn2, conv1_out, cond, cfg->bn_eps, mode, BG_SLOT(t, bn2)));
+    gan_tensor *h = bg_conv_forward(ctx, &blk->conv2, act2, mode, BG_SLOT(t, conv2));
+    gan_tensor *shortcut = bg_conv_forward(ctx, &blk->conv_sc, x_up, mode, BG_SLOT(t, conv_sc));
     gan_tensor *y = gan_add(ctx, h, shortcut);
     gan_tensor_free(ctx, h);
     gan_tensor_free(ctx, shortcut);
@@ -281,15 +273,15 @@ static gan_tensor *gblock_forward(gan_ctx *ctx, const bg_gblock *blk, const bg_c
         t->x = x;
         t->cond = cond;
     }
-    retire(ctx, SLOT(t, up1), up1);
-    retire(ctx, SLOT(t, x_up), x_up);
-    retire(ctx, SLOT(t, conv1_out), conv1_out);
-    retire(ctx, SLOT(t, act2), act2);
+    bg_keep(ctx, BG_SLOT(t, up1), up1);
+    bg_keep(ctx, BG_SLOT(t, x_up), x_up);
+    bg_keep(ctx, BG_SLOT(t, conv1_out), conv1_out);
+    bg_keep(ctx, BG_SLOT(t, act2), act2);
     if (!blk->has_attention || !y) {
         if (t) t->out = y;
         return y;
     }
-    gan_tensor *z = bg_attention_forward(ctx, &blk->attention, y, mode, SLOT(t, attention));
+    gan_tensor *z = bg_attention_forward(ctx, &blk->attention, y, mode, BG_SLOT(t, attention));
     if (t) {
         t->out = y;
         t->attention_out = z;
@@ -326,8 +318,8 @@ static gan_tensor *blocks_forward(gan_ctx *ctx, const bg_generator *g, gan_tenso
                                   const gan_tensor *y_emb, bg_mode mode, bg_tape *t) {
     for (int i = 0; i < g->num_blocks && h; i++) {
         gan_tensor *cond = block_condition(ctx, g, zs, y_emb, i);
-        h = gblock_forward(ctx, &g->blocks[i], &g->cfg, h, cond, mode, SLOT(t, blocks[i]));
-        retire(ctx, SLOT(t, conds[i]), cond);
+        h = gblock_forward(ctx, &g->blocks[i], &g->cfg, h, cond, mode, BG_SLOT(t, blocks[i]));
+        bg_keep(ctx, BG_SLOT(t, conds[i]), cond);
     }
     return h;
 }
@@ -340,8 +332,8 @@ gan_tensor *bg_forward(gan_ctx *ctx, const bg_generator *g, const gan_tensor *z,
     int64_t n = z->shape[0];
     gan_tensor zs = gan_tensor_view(z, 3, (int64_t[]){n, g->num_slots, g->z_chunk});
     gan_tensor *z0 = gan_select_row(ctx, &zs, 0);
-    gan_tensor *h = bg_linear_forward(ctx, &g->linear, z0, mode, SLOT(t, linear));
-    retire(ctx, SLOT(t, z0), z0);
+    gan_tensor *h = bg_linear_forward(ctx, &g->linear, z0, mode, BG_SLOT(t, linear));
+    bg_keep(ctx, BG_SLOT(t, z0), z0);
     int bw = cfg->bottom_width;
     bg_reshape_owned(h, 4, (int64_t[]){n, g->blocks[0].in_channels, bw, bw});
     if (t) {
@@ -350,10 +342,10 @@ gan_tensor *bg_forward(gan_ctx *ctx, const bg_generator *g, const gan_tensor *z,
         t->h0 = h;
     }
     h = blocks_forward(ctx, g, h, &zs, y_emb, mode, t);
-    gan_tensor *act = bg_relu_inplace(ctx, bg_bn_forward(ctx, &g->out_bn, h, NULL, cfg->bn_eps, mode, SLOT(t, out_bn)));
+    gan_tensor *act = bg_relu_inplace(ctx, bg_bn_forward(ctx, &g->out_bn, h, NULL, cfg->bn_eps, mode, BG_SLOT(t, out_bn)));
     if (!t) gan_tensor_free(ctx, h);
-    gan_tensor *y = bg_conv_forward(ctx, &g->out_conv, act, mode, SLOT(t, out_conv));
-    retire(ctx, SLOT(t, out_act), act);
+    gan_tensor *y = bg_conv_forward(ctx, &g->out_conv, act, mode, BG_SLOT(t, out_conv));
+    bg_keep(ctx, BG_SLOT(t, out_act), act);
     gan_tensor *images = gan_tanh(ctx, y);
     gan_tensor_free(ctx, y);
     return images;
@@ -385,15 +377,6 @@ static int split_columns(gan_ctx *ctx, const gan_tensor *x, int64_t a, gan_tenso
     return gan_ctx_failed(ctx) ? -1 : 0;
 }
 
-static void accumulate_into(gan_ctx *ctx, gan_tensor **sum, gan_tensor *t) {
-    if (!*sum) {
-        *sum = t;
-        return;
-    }
-    if (t) gan_accumulate(ctx, *sum, t, 1.0f);
-    gan_tensor_free(ctx, t);
-}
-
 /* One GBlock backwards: returns the block input's gradient and adds the
  * conditioning vector's to *dcond. */
 static gan_tensor *gblock_backward(gan_ctx *ctx, const bg_gblock *blk, const bg_config *cfg, const bg_gblock_tape *t,
@@ -416,10 +399,10 @@ static gan_tensor *gblock_backward(gan_ctx *ctx, const bg_gblock *blk, const bg_
     gan_tensor_free(ctx, dup1);
     gan_tensor *dbn1 = bg_relu_backward(ctx, dact1, t->act1);
     gan_tensor_free(ctx, dact1);
-    accumulate_into(ctx, &dx, bg_bn_backward(ctx, &blk->bn1, &t->bn1, dbn1, cfg->bn_eps, g, &dc1));
+    bg_accumulate_into(ctx, &dx, bg_bn_backward(ctx, &blk->bn1, &t->bn1, dbn1, cfg->bn_eps, g, &dc1));
     gan_tensor_free(ctx, dbn1);
-    accumulate_into(ctx, dcond, dc1);
-    accumulate_into(ctx, dcond, dc2);
+    bg_accumulate_into(ctx, dcond, dc1);
+    bg_accumulate_into(ctx, dcond, dc2);
     return dx;
 }
 
@@ -430,13 +413,13 @@ static int route_condition_grads(gan_ctx *ctx, const bg_generator *g, gan_tensor
     gan_tensor *dz_all = dz0, *demb = NULL;
     for (int i = 0; i < g->num_blocks && !gan_ctx_failed(ctx); i++) {
         if (!g->cfg.hier) {
-            accumulate_into(ctx, &demb, dconds[i]);
+            bg_accumulate_into(ctx, &demb, dconds[i]);
             dconds[i] = NULL;
             continue;
         }
         gan_tensor *de = NULL, *dchunk = NULL;
         if (split_columns(ctx, dconds[i], g->cfg.shared_dim, &de, &dchunk) == 0) {
-            accumulate_into(ctx, &demb, de);
+            bg_accumulate_into(ctx, &demb, de);
             de = NULL;
             if (dz_all) bg_replace(ctx, &dz_all, gan_concat_cols(ctx, dz_all, dchunk));
         }

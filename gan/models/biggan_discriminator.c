@@ -167,26 +167,19 @@ void bgd_tape_free(gan_ctx *ctx, bgd_tape *t) {
     free(t);
 }
 
-static void retire(gan_ctx *ctx, gan_tensor **slot, gan_tensor *t) {
-    if (slot) *slot = t;
-    else gan_tensor_free(ctx, t);
-}
-
-#define SLOT(tape, field) ((tape) ? &(tape)->field : NULL)
-
 /* The shortcut: learned 1x1 convolution and pooling, in the order the
  * reference uses (convolution first after a pre-activation). */
 static gan_tensor *shortcut_forward(gan_ctx *ctx, const bg_dblock *blk, const gan_tensor *x, bg_mode mode,
                                     bg_dblock_tape *t) {
     if (!blk->has_shortcut) return gan_scale(ctx, x, 1.0f);
     if (blk->preactivation) {
-        gan_tensor *s = bg_conv_forward(ctx, &blk->conv_sc, x, mode, SLOT(t, conv_sc));
+        gan_tensor *s = bg_conv_forward(ctx, &blk->conv_sc, x, mode, BG_SLOT(t, conv_sc));
         if (blk->downsample) bg_replace(ctx, &s, gan_avg_pool2d(ctx, s));
         return s;
     }
     gan_tensor *pooled = blk->downsample ? gan_avg_pool2d(ctx, x) : gan_scale(ctx, x, 1.0f);
-    gan_tensor *s = bg_conv_forward(ctx, &blk->conv_sc, pooled, mode, SLOT(t, conv_sc));
-    retire(ctx, SLOT(t, x_pooled), pooled);
+    gan_tensor *s = bg_conv_forward(ctx, &blk->conv_sc, pooled, mode, BG_SLOT(t, conv_sc));
+    bg_keep(ctx, BG_SLOT(t, x_pooled), pooled);
     return s;
 }
 
@@ -194,8 +187,8 @@ static gan_tensor *shortcut_forward(gan_ctx *ctx, const bg_dblock *blk, const ga
  * one; the result is the tape's with one. */
 static gan_tensor *dblock_forward(gan_ctx *ctx, const bg_dblock *blk, gan_tensor *x, bg_mode mode, bg_dblock_tape *t) {
     gan_tensor *pre = blk->preactivation ? bg_relu_inplace(ctx, gan_scale(ctx, x, 1.0f)) : NULL;
-    gan_tensor *act1 = bg_relu_inplace(ctx, bg_conv_forward(ctx, &blk->conv1, pre ? pre : x, mode, SLOT(t, conv1)));
-    gan_tensor *h = bg_conv_forward(ctx, &blk->conv2, act1, mode, SLOT(t, conv2));
+    gan_tensor *act1 = bg_relu_inplace(ctx, bg_conv_forward(ctx, &blk->conv1, pre ? pre : x, mode, BG_SLOT(t, conv1)));
+    gan_tensor *h = bg_conv_forward(ctx, &blk->conv2, act1, mode, BG_SLOT(t, conv2));
     if (blk->downsample) bg_replace(ctx, &h, gan_avg_pool2d(ctx, h));
     gan_tensor *s = shortcut_forward(ctx, blk, x, mode, t);
     gan_tensor *y = gan_add(ctx, h, s);
@@ -203,13 +196,13 @@ static gan_tensor *dblock_forward(gan_ctx *ctx, const bg_dblock *blk, gan_tensor
     gan_tensor_free(ctx, s);
     if (t) t->x = x;
     else gan_tensor_free(ctx, x);
-    retire(ctx, SLOT(t, pre), pre);
-    retire(ctx, SLOT(t, act1), act1);
+    bg_keep(ctx, BG_SLOT(t, pre), pre);
+    bg_keep(ctx, BG_SLOT(t, act1), act1);
     if (!blk->has_attention || !y) {
         if (t) t->out = y;
         return y;
     }
-    gan_tensor *z = bg_attention_forward(ctx, &blk->attention, y, mode, SLOT(t, attention));
+    gan_tensor *z = bg_attention_forward(ctx, &blk->attention, y, mode, BG_SLOT(t, attention));
     if (t) {
         t->out = y;
         t->attention_out = z;
@@ -220,8 +213,8 @@ static gan_tensor *dblock_forward(gan_ctx *ctx, const bg_dblock *blk, gan_tensor
 /* linear(h) + sum_c embed(y)[c] h[c] for pooled features h [N, C]. */
 static gan_tensor *head_forward(gan_ctx *ctx, const bg_discriminator *d, const gan_tensor *h,
                                 const gan_tensor *labels, bg_mode mode, bgd_tape *t) {
-    gan_tensor *out = bg_linear_forward(ctx, &d->linear, h, mode, SLOT(t, linear));
-    gan_tensor *table = gan_sn_weight(ctx, &d->embed.sn, mode != BG_EVAL, SLOT(t, table_sn));
+    gan_tensor *out = bg_linear_forward(ctx, &d->linear, h, mode, BG_SLOT(t, linear));
+    gan_tensor *table = gan_sn_weight(ctx, &d->embed.sn, mode != BG_EVAL, BG_SLOT(t, table_sn));
     gan_tensor *e = gan_matmul(ctx, labels, table, 0, 0);
     gan_tensor *prod = gan_mul(ctx, e, h);
     gan_tensor *proj = bg_row_sums(ctx, prod);
@@ -229,8 +222,8 @@ static gan_tensor *head_forward(gan_ctx *ctx, const bg_discriminator *d, const g
     gan_tensor_free(ctx, out);
     gan_tensor_free(ctx, prod);
     gan_tensor_free(ctx, proj);
-    retire(ctx, SLOT(t, table), table);
-    retire(ctx, SLOT(t, embedded), e);
+    bg_keep(ctx, BG_SLOT(t, table), table);
+    bg_keep(ctx, BG_SLOT(t, embedded), e);
     return logits;
 }
 
@@ -249,7 +242,7 @@ gan_tensor *bgd_forward(gan_ctx *ctx, const bg_discriminator *d, const gan_tenso
                             gan_shape_str(labels->ndim, labels->shape, b, sizeof b));
     /* Without a tape each block consumes its input, so the first gets a copy. */
     gan_tensor *h = t ? (gan_tensor *)images : gan_scale(ctx, images, 1.0f);
-    for (int i = 0; i < d->num_blocks && h; i++) h = dblock_forward(ctx, &d->blocks[i], h, mode, SLOT(t, blocks[i]));
+    for (int i = 0; i < d->num_blocks && h; i++) h = dblock_forward(ctx, &d->blocks[i], h, mode, BG_SLOT(t, blocks[i]));
     gan_tensor *features = h ? bg_relu_inplace(ctx, gan_scale(ctx, h, 1.0f)) : NULL;
     if (!t) gan_tensor_free(ctx, h);
     if (!features) return NULL;
@@ -259,21 +252,12 @@ gan_tensor *bgd_forward(gan_ctx *ctx, const bg_discriminator *d, const gan_tenso
     bg_reshape_owned(pooled, 2, (int64_t[]){n, c});
     gan_tensor *logits = pooled ? head_forward(ctx, d, pooled, labels, mode, t) : NULL;
     if (t) t->labels = labels;
-    retire(ctx, SLOT(t, features), features);
-    retire(ctx, SLOT(t, pooled), pooled);
+    bg_keep(ctx, BG_SLOT(t, features), features);
+    bg_keep(ctx, BG_SLOT(t, pooled), pooled);
     return logits;
 }
 
 /* ---------------------------------------------------------------- backward */
-
-static void accumulate_into(gan_ctx *ctx, gan_tensor **sum, gan_tensor *t) {
-    if (!*sum) {
-        *sum = t;
-        return;
-    }
-    if (t) gan_accumulate(ctx, *sum, t, 1.0f);
-    gan_tensor_free(ctx, t);
-}
 
 static gan_tensor *shortcut_backward(gan_ctx *ctx, const bg_dblock *blk, const bg_dblock_tape *t,
                                      const gan_tensor *dy, const bg_grads *g) {
@@ -303,7 +287,7 @@ static gan_tensor *dblock_backward(gan_ctx *ctx, const bg_dblock *blk, const bg_
     gan_tensor *dx = bg_conv_backward(ctx, &blk->conv1, &t->conv1, dconv1, g, 1);
     gan_tensor_free(ctx, dconv1);
     if (blk->preactivation) bg_replace(ctx, &dx, bg_relu_backward(ctx, dx, t->pre));
-    accumulate_into(ctx, &dx, shortcut_backward(ctx, blk, t, d, g));
+    bg_accumulate_into(ctx, &dx, shortcut_backward(ctx, blk, t, d, g));
     gan_tensor_free(ctx, d_att);
     return dx;
 }
@@ -315,7 +299,7 @@ static gan_tensor *head_backward(gan_ctx *ctx, const bg_discriminator *d, const 
     int64_t c = t->pooled->shape[1];
     gan_tensor *dh = bg_linear_backward(ctx, &d->linear, &t->linear, dlogits, g, 1);
     gan_tensor *dprod = bg_broadcast_cols(ctx, dlogits, c);
-    accumulate_into(ctx, &dh, gan_mul(ctx, dprod, t->embedded));
+    bg_accumulate_into(ctx, &dh, gan_mul(ctx, dprod, t->embedded));
     if (g && g->grads) {
         gan_tensor *de = gan_mul(ctx, dprod, t->pooled);
         gan_tensor *dtable = gan_matmul(ctx, t->labels, de, 1, 0);

@@ -90,10 +90,18 @@ void bg_replace(gan_ctx *ctx, gan_tensor **slot, gan_tensor *value) {
     *slot = value;
 }
 
-/* Stores t in *slot when there is one (a tape), frees it otherwise. */
-static void keep(gan_ctx *ctx, gan_tensor **slot, gan_tensor *t) {
+void bg_keep(gan_ctx *ctx, gan_tensor **slot, gan_tensor *t) {
     if (slot) *slot = t;
     else gan_tensor_free(ctx, t);
+}
+
+void bg_accumulate_into(gan_ctx *ctx, gan_tensor **sum, gan_tensor *t) {
+    if (!*sum) {
+        *sum = t;
+        return;
+    }
+    if (t) gan_accumulate(ctx, *sum, t, 1.0f);
+    gan_tensor_free(ctx, t);
 }
 
 void bg_reshape_owned(gan_tensor *t, int ndim, const int64_t *shape) {
@@ -188,7 +196,7 @@ gan_tensor *bg_linear_forward(gan_ctx *ctx, const bg_layer *l, const gan_tensor 
     gan_tensor *w = gan_sn_weight(ctx, &l->sn, updates_u(mode), t ? &t->sn : NULL);
     gan_tensor *y = gan_linear(ctx, x, w, l->bias, 1.0f, 1.0f);
     if (t) t->x = x;
-    keep(ctx, t ? &t->w : NULL, w);
+    bg_keep(ctx, BG_SLOT(t, w), w);
     return y;
 }
 
@@ -198,7 +206,7 @@ gan_tensor *bg_conv_forward(gan_ctx *ctx, const bg_layer *l, const gan_tensor *x
     gan_tensor *w = gan_sn_weight(ctx, &l->sn, updates_u(mode), t ? &t->sn : NULL);
     gan_tensor *y = gan_conv2d(ctx, x, w, conv_args(l));
     if (t) t->x = x;
-    keep(ctx, t ? &t->w : NULL, w);
+    bg_keep(ctx, BG_SLOT(t, w), w);
     if (y && l->bias) y = gan_bias_act_inplace(ctx, y, l->bias, NULL, NULL, linear_args);
     return y;
 }
@@ -252,8 +260,8 @@ gan_tensor *bg_bn_forward(gan_ctx *ctx, const bg_bn *bn, const gan_tensor *x, co
     if (gan_ctx_failed(ctx) || !x) return NULL;
     gan_tensor *gain = NULL, *bias = NULL, *mean = NULL, *var = NULL;
     if (cond) {
-        gain = bg_linear_forward(ctx, &bn->gain_map, cond, mode, t ? &t->gain_map : NULL);
-        bias = bg_linear_forward(ctx, &bn->bias_map, cond, mode, t ? &t->bias_map : NULL);
+        gain = bg_linear_forward(ctx, &bn->gain_map, cond, mode, BG_SLOT(t, gain_map));
+        bias = bg_linear_forward(ctx, &bn->bias_map, cond, mode, BG_SLOT(t, bias_map));
     }
     if (mode != BG_EVAL) {
         int64_t count = x->numel / x->shape[1];
@@ -272,10 +280,10 @@ gan_tensor *bg_bn_forward(gan_ctx *ctx, const bg_bn *bn, const gan_tensor *x, co
         t->x = x;
         t->cond = cond;
     }
-    keep(ctx, t ? &t->mean : NULL, mean);
-    keep(ctx, t ? &t->var : NULL, var);
-    keep(ctx, t ? &t->gain : NULL, gain);
-    keep(ctx, t ? &t->bias : NULL, bias);
+    bg_keep(ctx, BG_SLOT(t, mean), mean);
+    bg_keep(ctx, BG_SLOT(t, var), var);
+    bg_keep(ctx, BG_SLOT(t, gain), gain);
+    bg_keep(ctx, BG_SLOT(t, bias), bias);
     return y;
 }
 
@@ -283,9 +291,7 @@ gan_tensor *bg_bn_forward(gan_ctx *ctx, const bg_bn *bn, const gan_tensor *x, co
 static gan_tensor *cond_backward(gan_ctx *ctx, const bg_bn *bn, const bg_bn_tape *t, const gan_tensor *dgain,
                                  const gan_tensor *dbias, const bg_grads *g, int want_dcond) {
     gan_tensor *dcond = bg_linear_backward(ctx, &bn->gain_map, &t->gain_map, dgain, g, want_dcond);
-    gan_tensor *from_bias = bg_linear_backward(ctx, &bn->bias_map, &t->bias_map, dbias, g, want_dcond);
-    if (dcond && from_bias && gan_accumulate(ctx, dcond, from_bias, 1.0f) != 0) bg_replace(ctx, &dcond, NULL);
-    gan_tensor_free(ctx, from_bias);
+    bg_accumulate_into(ctx, &dcond, bg_linear_backward(ctx, &bn->bias_map, &t->bias_map, dbias, g, want_dcond));
     return dcond;
 }
 
@@ -321,10 +327,10 @@ gan_tensor *bg_attention_forward(gan_ctx *ctx, const bg_attention *a, gan_tensor
         return NULL;
     }
     int64_t n = x->shape[0], c = x->shape[1], h = x->shape[2], w = x->shape[3], hw = h * w;
-    gan_tensor *theta = bg_conv_forward(ctx, &a->theta, x, mode, t ? &t->theta : NULL);
-    gan_tensor *phi_conv = bg_conv_forward(ctx, &a->phi, x, mode, t ? &t->phi : NULL);
+    gan_tensor *theta = bg_conv_forward(ctx, &a->theta, x, mode, BG_SLOT(t, theta));
+    gan_tensor *phi_conv = bg_conv_forward(ctx, &a->phi, x, mode, BG_SLOT(t, phi));
     gan_tensor *phi = gan_max_pool2d(ctx, phi_conv);
-    gan_tensor *g_conv = bg_conv_forward(ctx, &a->g, x, mode, t ? &t->g : NULL);
+    gan_tensor *g_conv = bg_conv_forward(ctx, &a->g, x, mode, BG_SLOT(t, g));
     gan_tensor *gp = gan_max_pool2d(ctx, g_conv);
     gan_tensor *beta = NULL, *mixed = NULL;
     if (theta && phi && gp) {
@@ -337,7 +343,7 @@ gan_tensor *bg_attention_forward(gan_ctx *ctx, const bg_attention *a, gan_tensor
         mixed = gan_matmul(ctx, &gv, beta, 0, 1);
     }
     bg_reshape_owned(mixed, 4, (int64_t[]){n, c / 2, h, w});
-    gan_tensor *o = bg_conv_forward(ctx, &a->o, mixed, mode, t ? &t->o : NULL);
+    gan_tensor *o = bg_conv_forward(ctx, &a->o, mixed, mode, BG_SLOT(t, o));
     float gamma = gan_tensor_item(ctx, a->gamma);
     gan_tensor *y = t ? gan_scale(ctx, x, 1.0f) : x;
     if (!o || !y || gan_accumulate(ctx, y, o, gamma) != 0) bg_replace(ctx, &y, NULL);
@@ -345,14 +351,14 @@ gan_tensor *bg_attention_forward(gan_ctx *ctx, const bg_attention *a, gan_tensor
         t->x = x;
         t->gamma = gamma;
     }
-    keep(ctx, t ? &t->theta_out : NULL, theta);
-    keep(ctx, t ? &t->phi_conv : NULL, phi_conv);
-    keep(ctx, t ? &t->phi_out : NULL, phi);
-    keep(ctx, t ? &t->g_conv : NULL, g_conv);
-    keep(ctx, t ? &t->g_out : NULL, gp);
-    keep(ctx, t ? &t->beta : NULL, beta);
-    keep(ctx, t ? &t->mixed : NULL, mixed);
-    keep(ctx, t ? &t->o_out : NULL, o);
+    bg_keep(ctx, BG_SLOT(t, theta_out), theta);
+    bg_keep(ctx, BG_SLOT(t, phi_conv), phi_conv);
+    bg_keep(ctx, BG_SLOT(t, phi_out), phi);
+    bg_keep(ctx, BG_SLOT(t, g_conv), g_conv);
+    bg_keep(ctx, BG_SLOT(t, g_out), gp);
+    bg_keep(ctx, BG_SLOT(t, beta), beta);
+    bg_keep(ctx, BG_SLOT(t, mixed), mixed);
+    bg_keep(ctx, BG_SLOT(t, o_out), o);
     return y;
 }
 

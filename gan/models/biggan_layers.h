@@ -100,6 +100,13 @@ gan_tensor *bg_broadcast_cols(gan_ctx *ctx, const gan_tensor *dy, int64_t d);
 /* sum(a * b) over all elements, on the host. */
 float bg_dot(gan_ctx *ctx, const gan_tensor *a, const gan_tensor *b);
 
+/* Stores t in *slot when there is one (a tape's), frees it otherwise. */
+void bg_keep(gan_ctx *ctx, gan_tensor **slot, gan_tensor *t);
+/* *sum += t (or *sum = t when empty); consumes t. */
+void bg_accumulate_into(gan_ctx *ctx, gan_tensor **sum, gan_tensor *t);
+/* The address of a tape's field, or NULL without a tape. */
+#define BG_SLOT(tape, field) ((tape) ? &(tape)->field : NULL)
+
 /* Frees *slot and stores value there. */
 void bg_replace(gan_ctx *ctx, gan_tensor **slot, gan_tensor *value);
 /* Gives an owned tensor another shape of as many elements (NULL passes). */

@@ -2,8 +2,14 @@
 
 #include "cpu.h"
 
-/* x [N, C, ...] seen as N x C planes of `plane` values. */
-static int64_t plane_size(const gan_tensor *x) { return x->numel / (x->shape[0] * x->shape[1]); }
+/* x [N, C, ...] seen as N x C planes of `plane` values (a product of the
+ * trailing dimensions, not numel / (N C), which an empty batch would divide
+ * by zero). */
+static int64_t plane_size(const gan_tensor *x) {
+    int64_t plane = 1;
+    for (int i = 2; i < x->ndim; i++) plane *= x->shape[i];
+    return plane;
+}
 
 /* The affine value of sample n, channel c: [C] or [N, C] tensors, or
  * `otherwise` when absent. */

@@ -1,5 +1,6 @@
 #include <cblas.h>
 #include <math.h>
+#include <string.h>
 
 #include "cpu.h"
 
@@ -11,6 +12,13 @@ int cpu_matmul(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tenso
     int ar = (int)a->shape[a->ndim - 2], ac = (int)a->shape[a->ndim - 1];
     int br = (int)b->shape[b->ndim - 2], bc = (int)b->shape[b->ndim - 1];
     int m = trans_a ? ac : ar, k = trans_a ? ar : ac, n = trans_b ? br : bc;
+    /* OpenBLAS rejects leading dimensions of 0 (and leaves y as it was), so
+     * empty products are done here: nothing to write, or a sum of no terms. */
+    if (y->numel == 0) return 0;
+    if (k == 0) {
+        memset(y->data, 0, (size_t)y->numel * sizeof *y->data);
+        return 0;
+    }
     for (int i = 0; i < batch; i++)
         cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
                     1.0f, a->data + (size_t)i * ar * ac, ac, b->data + (size_t)i * br * bc, bc, 0.0f,

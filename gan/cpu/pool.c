@@ -1,3 +1,5 @@
+#include <math.h>
+
 #include "cpu.h"
 
 /* Every op here maps a 2x2 window of the large plane [2h, 2w] to one sample
@@ -10,35 +12,45 @@ static planes small_planes(const gan_tensor *small) {
     return (planes){small->shape[0] * small->shape[1], small->shape[2], small->shape[3]};
 }
 
+/* The offsets of window (i, j) of plane c in the large plane, row-major. */
+static void window_offsets(planes p, int64_t c, int64_t i, int64_t j, int64_t at[4]) {
+    int64_t base = (c * 2 * p.h + 2 * i) * 2 * p.w + 2 * j;
+    at[0] = base, at[1] = base + 1, at[2] = base + 2 * p.w, at[3] = base + 2 * p.w + 1;
+}
+
+/* Which of the window's samples is its maximum, by torch's rule: a later
+ * sample wins only when strictly larger or NaN. So ties go to the first
+ * maximum in row-major order and a NaN anywhere makes the result NaN, both
+ * forward and backward as in torch. */
+static int window_argmax(const float *x, const int64_t at[4]) {
+    int best = 0;
+    for (int k = 1; k < 4; k++)
+        if (x[at[k]] > x[at[best]] || isnan(x[at[k]])) best = k;
+    return best;
+}
+
 int cpu_max_pool2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x) {
     planes p = small_planes(y);
 #pragma omp parallel for num_threads(ctx->threads) if (x->numel > CPU_PARALLEL_MIN) schedule(static)
     for (int64_t c = 0; c < p.count; c++)
         for (int64_t i = 0; i < p.h; i++)
             for (int64_t j = 0; j < p.w; j++) {
-                const float *win = x->data + (c * 2 * p.h + 2 * i) * 2 * p.w + 2 * j;
-                float m = win[0];
-                if (win[1] > m) m = win[1];
-                if (win[2 * p.w] > m) m = win[2 * p.w];
-                if (win[2 * p.w + 1] > m) m = win[2 * p.w + 1];
-                y->data[(c * p.h + i) * p.w + j] = m;
+                int64_t at[4];
+                window_offsets(p, c, i, j, at);
+                y->data[(c * p.h + i) * p.w + j] = x->data[at[window_argmax(x->data, at)]];
             }
     return 0;
 }
 
-/* The gradient goes to the first maximum in row-major order (torch's rule:
- * a later sample wins only when strictly larger). */
 int cpu_max_pool2d_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *x) {
     planes p = small_planes(dy);
 #pragma omp parallel for num_threads(ctx->threads) if (x->numel > CPU_PARALLEL_MIN) schedule(static)
     for (int64_t c = 0; c < p.count; c++)
         for (int64_t i = 0; i < p.h; i++)
             for (int64_t j = 0; j < p.w; j++) {
-                int64_t base = (c * 2 * p.h + 2 * i) * 2 * p.w + 2 * j;
-                int64_t at[4] = {base, base + 1, base + 2 * p.w, base + 2 * p.w + 1};
-                int best = 0;
-                for (int k = 1; k < 4; k++)
-                    if (x->data[at[k]] > x->data[at[best]]) best = k;
+                int64_t at[4];
+                window_offsets(p, c, i, j, at);
+                int best = window_argmax(x->data, at);
                 for (int k = 0; k < 4; k++) dx->data[at[k]] = k == best ? dy->data[(c * p.h + i) * p.w + j] : 0.0f;
             }
     return 0;

@@ -83,7 +83,13 @@ __global__ void backward_kernel(float *dx, float *dgain, float *dbias, int affin
     }
 }
 
-bn_shape shape_of(const gan_tensor *x) { return {x->shape[0], x->shape[1], x->numel / (x->shape[0] * x->shape[1])}; }
+/* The plane is the product of the trailing dimensions (numel / (N C) would
+ * divide by zero for an empty batch). */
+bn_shape shape_of(const gan_tensor *x) {
+    int64_t plane = 1;
+    for (int i = 2; i < x->ndim; i++) plane *= x->shape[i];
+    return {x->shape[0], x->shape[1], plane};
+}
 
 const float *data_or_null(const gan_tensor *t) { return t ? t->data : nullptr; }
 float *data_or_null(gan_tensor *t) { return t ? t->data : nullptr; }
@@ -92,6 +98,7 @@ float *data_or_null(gan_tensor *t) { return t ? t->data : nullptr; }
 
 int cuda_batch_stats(gan_ctx *ctx, gan_tensor *mean, gan_tensor *var, const gan_tensor *x) {
     bn_shape sh = shape_of(x);
+    if (sh.channels == 0) return 0; /* a grid of no blocks is a launch error */
     stats_kernel<<<(unsigned)sh.channels, CUDA_THREADS, 0, cuda_stream(ctx)>>>(mean->data, var->data, x->data, sh);
     return cuda_launched(ctx, "batch_stats");
 }
@@ -108,6 +115,7 @@ int cuda_batch_norm_backward(gan_ctx *ctx, gan_tensor *dx, gan_tensor *dgain, ga
                              const gan_tensor *x, const gan_tensor *mean, const gan_tensor *var, const gan_tensor *gain,
                              const gan_batch_norm_args *args) {
     bn_shape sh = shape_of(x);
+    if (sh.channels == 0) return 0; /* nothing to compute, and no blocks to launch */
     int affine_per_sample = (dgain && dgain->ndim == 2) || (dbias && dbias->ndim == 2);
     backward_kernel<<<(unsigned)sh.channels, CUDA_THREADS, 0, cuda_stream(ctx)>>>(
         data_or_null(dx), data_or_null(dgain), data_or_null(dbias), affine_per_sample, dy->data, x->data, mean->data,

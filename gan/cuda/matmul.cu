@@ -20,11 +20,16 @@ int cuda_matmul(gan_ctx *ctx, gan_tensor *y, const gan_tensor *a, const gan_tens
     int ar = (int)a->shape[a->ndim - 2], ac = (int)a->shape[a->ndim - 1];
     int br = (int)b->shape[b->ndim - 2], bc = (int)b->shape[b->ndim - 1];
     int m = trans_a ? ac : ar, k = trans_a ? ar : ac, n = trans_b ? br : bc;
+    /* cuBLAS refuses leading dimensions of 0, so empty products are done here:
+     * nothing to write, or a sum of no terms. */
+    if (y->numel == 0) return 0;
+    if (k == 0) return cuda_fill(ctx, y->data, y->numel, 0.0f);
     return cuda_gemm_batched(ctx, trans_a != 0, trans_b != 0, m, n, k, 1.0f, a->data, ac, (long long)ar * ac, b->data,
                              bc, (long long)br * bc, 0.0f, y->data, n, (long long)m * n, batch);
 }
 
 int cuda_normalize_rows(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, float eps) {
+    if (x->shape[0] == 0) return 0; /* a grid of no blocks is a launch error */
     normalize_rows_kernel<<<(unsigned)x->shape[0], CUDA_THREADS, 0, cuda_stream(ctx)>>>(y->data, x->data, x->shape[1],
                                                                                        eps);
     return cuda_launched(ctx, "normalize_rows");

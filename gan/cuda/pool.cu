@@ -10,20 +10,33 @@ __device__ inline int64_t window(int64_t i, int64_t h, int64_t w) {
     return (plane * 2 * h + 2 * r) * 2 * w + 2 * j;
 }
 
+/* The window's maximum by torch's rule, as the CPU: a later sample wins only
+ * when strictly larger or NaN (ties to the first maximum, NaN propagates). */
+__device__ inline int window_argmax(const float *x, const int64_t at[4]) {
+    int best = 0;
+    for (int k = 1; k < 4; k++)
+        if (x[at[k]] > x[at[best]] || isnan(x[at[k]])) best = k;
+    return best;
+}
+
+__device__ inline void window_offsets(int64_t i, int64_t h, int64_t w, int64_t at[4]) {
+    int64_t base = window(i, h, w);
+    at[0] = base, at[1] = base + 1, at[2] = base + 2 * w, at[3] = base + 2 * w + 1;
+}
+
 __global__ void max_pool_kernel(float *y, const float *x, int64_t n, int64_t h, int64_t w) {
     CUDA_FOR(i, n) {
-        const float *win = x + window(i, h, w);
-        y[i] = fmaxf(fmaxf(win[0], win[1]), fmaxf(win[2 * w], win[2 * w + 1]));
+        int64_t at[4];
+        window_offsets(i, h, w, at);
+        y[i] = x[at[window_argmax(x, at)]];
     }
 }
 
-/* To the first maximum in row-major order, as the CPU and torch. */
 __global__ void max_pool_backward_kernel(float *dx, const float *dy, const float *x, int64_t n, int64_t h, int64_t w) {
     CUDA_FOR(i, n) {
-        int64_t base = window(i, h, w), at[4] = {base, base + 1, base + 2 * w, base + 2 * w + 1};
-        int best = 0;
-        for (int k = 1; k < 4; k++)
-            if (x[at[k]] > x[at[best]]) best = k;
+        int64_t at[4];
+        window_offsets(i, h, w, at);
+        int best = window_argmax(x, at);
         for (int k = 0; k < 4; k++) dx[at[k]] = k == best ? dy[i] : 0.0f;
     }
 }

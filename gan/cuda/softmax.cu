@@ -50,12 +50,14 @@ __global__ void tanh_backward_kernel(float *dx, const float *dy, const float *y,
 
 int cuda_softmax(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x) {
     int64_t w = x->shape[x->ndim - 1];
+    if (x->numel == 0) return 0; /* a grid of no blocks is a launch error */
     softmax_kernel<<<(unsigned)(x->numel / w), CUDA_THREADS, 0, cuda_stream(ctx)>>>(y->data, x->data, w);
     return cuda_launched(ctx, "softmax");
 }
 
 int cuda_softmax_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *y) {
     int64_t w = y->shape[y->ndim - 1];
+    if (y->numel == 0) return 0;
     softmax_backward_kernel<<<(unsigned)(y->numel / w), CUDA_THREADS, 0, cuda_stream(ctx)>>>(dx->data, dy->data,
                                                                                             y->data, w);
     return cuda_launched(ctx, "softmax_backward");

@@ -1,5 +1,7 @@
 /* Matrix products and row normalisation: attention, class embeddings and the
  * spectral norm's power iteration. */
+#include <limits.h>
+
 #include "internal.h"
 
 /* The (rows, cols) of the matrices of a 2-D or 3-D tensor. */
@@ -20,6 +22,9 @@ gan_tensor *gan_matmul(gan_ctx *ctx, const gan_tensor *a, const gan_tensor *b, i
     int64_t m = trans_a ? ac : ar, k = trans_a ? ar : ac, kb = trans_b ? bc : br, n = trans_b ? br : bc;
     OP_REQUIRE(ctx, k == kb, "matmul: inner sizes differ: %s%s times %s%s", SHAPE(a, sa), trans_a ? "^T" : "",
                SHAPE(b, sb), trans_b ? "^T" : "");
+    /* BLAS takes its sizes as int. */
+    OP_REQUIRE(ctx, ar <= INT_MAX && ac <= INT_MAX && br <= INT_MAX && bc <= INT_MAX && a->shape[0] <= INT_MAX,
+               "matmul: %s times %s is too large for BLAS", SHAPE(a, sa), SHAPE(b, sb));
     gan_tensor *y = a->ndim == 2 ? gan_tensor_2d(ctx, m, n) : gan_tensor_3d(ctx, a->shape[0], m, n);
     OP_DISPATCH(ctx, y, matmul, a, b, trans_a, trans_b);
 }

@@ -15,6 +15,7 @@ gan_tensor *gan_softmax_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_t
     char a[GAN_SHAPE_STR_LEN], b[GAN_SHAPE_STR_LEN];
     OP_REQUIRE(ctx, gan_same_shape(dy, y) && y->ndim >= 1, "softmax_backward: gradient %s does not match output %s",
                SHAPE(dy, a), SHAPE(y, b));
+    OP_REQUIRE(ctx, y->shape[y->ndim - 1] > 0, "softmax_backward: empty last dimension in %s", SHAPE(y, a));
     gan_tensor *dx = gan_tensor_new(ctx, y->ndim, y->shape);
     OP_DISPATCH(ctx, dx, softmax_backward, dy, y);
 }

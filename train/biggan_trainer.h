@@ -43,7 +43,7 @@ typedef struct bg_step_inputs {
 } bg_step_inputs;
 
 typedef struct bg_step_stats {
-    double d_loss_real, d_loss_fake, g_loss; /* the last D step's and the G step's, summed over micro-batches */
+    double d_loss_real, d_loss_fake, g_loss; /* the last D step's and the G step's, averaged over micro-batches */
 } bg_step_stats;
 
 typedef struct bg_trainer {

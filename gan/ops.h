@@ -232,7 +232,8 @@ gan_tensor *gan_tanh(gan_ctx *ctx, const gan_tensor *x);
 gan_tensor *gan_tanh_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *y);
 
 /* 2x2 max pooling with stride 2 of x [N, C, H, W] (H, W even); the gradient
- * goes to the first maximum of each window in row-major order, as torch's. */
+ * goes to the first maximum of each window in row-major order, and a NaN in a
+ * window wins (it is the output and takes the gradient), as in torch. */
 gan_tensor *gan_max_pool2d(gan_ctx *ctx, const gan_tensor *x);
 gan_tensor *gan_max_pool2d_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *x);
 
@@ -251,9 +252,13 @@ typedef struct gan_batch_norm_args {
 gan_tensor *gan_batch_norm(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *mean, const gan_tensor *var,
                            const gan_tensor *gain, const gan_tensor *bias, gan_batch_norm_args args);
 /* Its gradients when mean and var are x's own batch statistics (training):
- * dx [N, C, H, W], dgain and dbias with gain's shape ([C] or [N, C]). Any
- * output pointer may be NULL (not computed). Returns 0, or -1 with the error
- * in ctx and nothing allocated. */
+ * dx [N, C, H, W]; dgain and dbias are [N, C] (per sample) when gain is
+ * [N, C], and [C] (summed over the batch) when gain is [C] or NULL: dbias
+ * follows gain's shape, so a caller with a [C] gain and an [N, C] bias must
+ * pass a per-sample gain to get per-sample bias gradients. With a NULL gain,
+ * dgain is the gradient with respect to a [C] gain at 0, sum(dy * xhat).
+ * Any output pointer may be NULL (not computed). Returns 0, or -1 with the
+ * error in ctx and nothing allocated. */
 int gan_batch_norm_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor *x, const gan_tensor *mean,
                             const gan_tensor *var, const gan_tensor *gain, gan_batch_norm_args args, gan_tensor **dx,
                             gan_tensor **dgain, gan_tensor **dbias);

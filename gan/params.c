@@ -112,6 +112,17 @@ int gan_params_init(gan_ctx *ctx, gan_params *p, uint64_t seed, gan_error *err) 
     return 0;
 }
 
+int gan_params_copy(gan_ctx *ctx, const gan_params *dst, const gan_params *src) {
+    if (dst->count != src->count) return gan_ctx_fail(ctx, "params_copy: %d tensors into %d", src->count, dst->count), -1;
+    for (int i = 0; i < src->count; i++) {
+        /* As one row each, so that 0-d tensors copy too. */
+        const gan_tensor *s = src->items[i].tensor, *d = dst->items[i].tensor;
+        gan_tensor sv = gan_tensor_view(s, 1, (int64_t[]){s->numel}), dv = gan_tensor_view(d, 1, (int64_t[]){d->numel});
+        if (gan_write_slice(ctx, &dv, &sv, 0) != 0) return -1;
+    }
+    return 0;
+}
+
 static int check_entry(const gan_param *param, const gan_st_tensor *entry, const char *full, gan_error *err) {
     char want[GAN_SHAPE_STR_LEN], got[GAN_SHAPE_STR_LEN];
     const gan_tensor *t = param->tensor;

@@ -56,6 +56,11 @@ void gan_params_add_grad(gan_ctx *ctx, const gan_params *p, gan_tensor **grads, 
  * order, so the same seed and config always give the same network. */
 int gan_params_init(gan_ctx *ctx, gan_params *p, uint64_t seed, gan_error *err);
 
+/* dst's tensors become copies of src's (the same network: same names and
+ * shapes, in order): G_ema's start as a copy of G. Returns 0 or -1 (error in
+ * ctx). */
+int gan_params_copy(gan_ctx *ctx, const gan_params *dst, const gan_params *src);
+
 /* Reads every tensor "<prefix><name>" of the file. Each must be present with
  * exactly its registered shape; a tensor in the file whose name starts with
  * prefix but is not registered is an error too (the file describes another

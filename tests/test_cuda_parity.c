@@ -291,20 +291,82 @@ static void check_elementwise(pair *p) {
     twin_free(p, &cols);
 }
 
-static void check_biggan_ops(pair *p) {
-    twin a = twin_randn(p, 3, (int64_t[]){3, 17, 40}, 80, 1), b = twin_randn(p, 3, (int64_t[]){3, 40, 9}, 81, 1);
-    twin bt = twin_randn(p, 3, (int64_t[]){3, 9, 40}, 82, 1), m = twin_randn(p, 2, (int64_t[]){17, 40}, 83, 1);
-    SAME("matmul (batched)", gan_matmul(CTX, T(a), T(b), 0, 0));
-    SAME("matmul (batched, b transposed)", gan_matmul(CTX, T(a), T(bt), 0, 1));
-    SAME("matmul (batched, a transposed)", gan_matmul(CTX, T(b), T(b), 1, 0));
-    SAME("matmul (2-D, a transposed)", gan_matmul(CTX, T(m), T(m), 1, 0));
-    SAME("normalize_rows", gan_normalize_rows(CTX, T(m), 1e-6f));
-    twin s = twin_randn(p, 3, (int64_t[]){3, 17, 300}, 84, 3), ds = twin_randn(p, 3, (int64_t[]){3, 17, 300}, 85, 1);
-    SAME("softmax", gan_softmax(CTX, T(s)));
-    SAME("softmax_backward", gan_softmax_backward(CTX, T(ds), T(s)));
-    SAME("tanh", gan_tanh(CTX, T(s)));
-    SAME("tanh_backward", gan_tanh_backward(CTX, T(ds), T(s)));
-    twin x = twin_randn(p, 4, (int64_t[]){3, 5, 12, 10}, 86, 1), dh = twin_randn(p, 4, (int64_t[]){3, 5, 6, 5}, 87, 1);
+/* Every transpose combination, 2-D and batched (sizes that are no multiple
+ * of a tile or a warp), an empty inner dimension, and row normalisation. */
+static void check_biggan_matmul(pair *p) {
+    const int64_t batch = 3, m = 17, k = 40, n = 9;
+    for (int batched = 0; batched < 2; batched++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                int nd = batched ? 3 : 2;
+                int64_t sa[3] = {batch, ta ? k : m, ta ? m : k}, sb[3] = {batch, tb ? n : k, tb ? k : n};
+                twin a = twin_randn(p, nd, sa + 1 - batched, 80, 1), b = twin_randn(p, nd, sb + 1 - batched, 81, 1);
+                char what[64];
+                snprintf(what, sizeof what, "matmul (%s, trans_a %d, trans_b %d)", batched ? "batched" : "2-D", ta, tb);
+                SAME(what, gan_matmul(CTX, T(a), T(b), ta, tb));
+                twin_free(p, &a), twin_free(p, &b);
+            }
+    twin a0 = twin_randn(p, 3, (int64_t[]){2, 5, 0}, 82, 1), b0 = twin_randn(p, 3, (int64_t[]){2, 0, 7}, 83, 1);
+    SAME("matmul (empty inner dimension: zeros)", gan_matmul(CTX, T(a0), T(b0), 0, 0));
+    twin rows = twin_randn(p, 2, (int64_t[]){17, 300}, 84, 1);
+    SAME("normalize_rows", gan_normalize_rows(CTX, T(rows), 1e-6f));
+    float tiny[2 * 3] = {0, 0, 0, 1e-9f, -2e-9f, 0};
+    twin small = twin_host(p, 2, (int64_t[]){2, 3}, tiny);
+    SAME("normalize_rows (rows under eps)", gan_normalize_rows(CTX, T(small), 1e-6f));
+    twin_free(p, &a0), twin_free(p, &b0), twin_free(p, &rows), twin_free(p, &small);
+}
+
+/* softmax_backward at softmax's own output, as training calls it. */
+static gan_tensor *softmax_gradient(gan_ctx *ctx, const gan_tensor *x, const gan_tensor *dy) {
+    gan_tensor *y = gan_softmax(ctx, x), *dx = gan_softmax_backward(ctx, dy, y);
+    gan_tensor_free(ctx, y);
+    return dx;
+}
+
+/* Rows narrower than a warp, wider than a block, and with large logits. */
+static void check_biggan_softmax(pair *p) {
+    const int64_t shapes[3][3] = {{3, 17, 300}, {4, 6, 5}, {1, 2, 1000}};
+    const float scales[3] = {3, 1, 30};
+    for (int i = 0; i < 3; i++) {
+        twin x = twin_randn(p, 3, shapes[i], 85 + (uint64_t)i, scales[i]), dy = twin_randn(p, 3, shapes[i], 88, 1);
+        char what[64];
+        snprintf(what, sizeof what, "softmax (rows of %lld)", (long long)shapes[i][2]);
+        SAME(what, gan_softmax(CTX, T(x)));
+        snprintf(what, sizeof what, "softmax_backward (rows of %lld)", (long long)shapes[i][2]);
+        SAME(what, softmax_gradient(CTX, T(x), T(dy)));
+        twin_free(p, &x), twin_free(p, &dy);
+    }
+    twin x = twin_randn(p, 3, (int64_t[]){3, 17, 300}, 89, 3), dy = twin_randn(p, 3, (int64_t[]){3, 17, 300}, 90, 1);
+    SAME("tanh", gan_tanh(CTX, T(x)));
+    SAME("tanh_backward", gan_tanh_backward(CTX, T(dy), T(x)));
+    twin_free(p, &x), twin_free(p, &dy);
+}
+
+/* Both results bit for bit the same (for ops that only copy values, NaN included). */
+static void same_bits(pair *p, const char *what, gan_tensor *c, gan_tensor *g) {
+    CHECKF(c && g && gan_same_shape(c, g), "%s: %s", what, c ? p->gpu->error.msg : p->cpu->error.msg);
+    if (c && g && gan_same_shape(c, g)) {
+        float *a = to_host(p->cpu, c), *b = to_host(p->gpu, g);
+        CHECKF(memcmp(a, b, (size_t)c->numel * sizeof *a) == 0, "%s: CUDA differs from CPU", what);
+        free(a), free(b);
+    }
+    gan_tensor_free(p->cpu, c), gan_tensor_free(p->gpu, g);
+}
+
+/* x with values rounded to halves (many tied windows) and some NaN. */
+static twin ties_and_nans(pair *p, const int64_t shape[4]) {
+    int64_t n = shape[0] * shape[1] * shape[2] * shape[3];
+    float *host = malloc((size_t)n * sizeof *host);
+    gan_philox_normal(93, 0, host, (size_t)n);
+    for (int64_t i = 0; i < n; i++) host[i] = i % 37 == 5 ? NAN : roundf(host[i] * 2) / 2;
+    twin t = twin_host(p, 4, shape, host);
+    free(host);
+    return t;
+}
+
+static void check_biggan_pooling(pair *p) {
+    const int64_t big[4] = {3, 5, 12, 10}, small[4] = {3, 5, 6, 5};
+    twin x = twin_randn(p, 4, big, 86, 1), dh = twin_randn(p, 4, small, 87, 1);
     twin dd = twin_randn(p, 4, (int64_t[]){3, 5, 24, 20}, 88, 1);
     SAME("max_pool2d", gan_max_pool2d(CTX, T(x)));
     SAME("max_pool2d_backward", gan_max_pool2d_backward(CTX, T(dh), T(x)));
@@ -312,32 +374,76 @@ static void check_biggan_ops(pair *p) {
     SAME("avg_pool2d_backward", gan_avg_pool2d_backward(CTX, T(dh)));
     SAME("upsample_nearest2d", gan_upsample_nearest2d(CTX, T(x)));
     SAME("upsample_nearest2d_backward", gan_upsample_nearest2d_backward(CTX, T(dd)));
-    twin gain = twin_randn(p, 2, (int64_t[]){3, 5}, 89, 0.3f), bias = twin_randn(p, 2, (int64_t[]){3, 5}, 90, 1);
-    twin gain_c = twin_randn(p, 1, (int64_t[]){5}, 91, 1), dy = twin_randn(p, 4, (int64_t[]){3, 5, 12, 10}, 92, 1);
-    gan_tensor *mean[2], *var[2], *out[2][6];
-    for (int on_gpu_ = 0; on_gpu_ < 2; on_gpu_++) {
-        gan_batch_stats(CTX, T(x), &mean[on_gpu_], &var[on_gpu_]);
-        gan_batch_norm_args cond = {1e-5f, 1.0f}, plain = {1e-5f, 0.0f};
-        out[on_gpu_][0] = gan_batch_norm(CTX, T(x), mean[on_gpu_], var[on_gpu_], T(gain), T(bias), cond);
-        out[on_gpu_][1] = gan_batch_norm(CTX, T(x), mean[on_gpu_], var[on_gpu_], T(gain_c), NULL, plain);
-        gan_batch_norm_backward(CTX, T(dy), T(x), mean[on_gpu_], var[on_gpu_], T(gain), cond, &out[on_gpu_][2],
-                                &out[on_gpu_][3], &out[on_gpu_][4]);
-        gan_batch_norm_backward(CTX, T(dy), T(x), mean[on_gpu_], var[on_gpu_], T(gain_c), plain, NULL,
-                                &out[on_gpu_][5], NULL);
+    /* Ties and NaN: the same sample of each window wins on both devices. */
+    twin tied = ties_and_nans(p, big);
+    same_bits(p, "max_pool2d (ties, NaN)", gan_max_pool2d(p->cpu, tied.c), gan_max_pool2d(p->gpu, tied.g));
+    same_bits(p, "max_pool2d_backward (ties, NaN)", gan_max_pool2d_backward(p->cpu, dh.c, tied.c),
+              gan_max_pool2d_backward(p->gpu, dh.g, tied.g));
+    twin_free(p, &x), twin_free(p, &dh), twin_free(p, &dd), twin_free(p, &tied);
+}
+
+static gan_tensor *on(int on_gpu, const twin *t) { return !t ? NULL : on_gpu ? t->g : t->c; }
+static gan_ctx *ctx_of(pair *p, int on_gpu) { return on_gpu ? p->gpu : p->cpu; }
+
+/* Batch statistics, batch norm and all three gradients for one input and
+ * affine map (gain and bias may be NULL). */
+static void check_batch_norm_case(pair *p, const char *name, const twin *x, const twin *gain, const twin *bias,
+                                  float offset) {
+    gan_batch_norm_args args = {1e-5f, offset};
+    gan_tensor *out[2][6] = {{NULL}};
+    twin dy = twin_randn(p, x->c->ndim, x->c->shape, 92, 1);
+    for (int d = 0; d < 2; d++) {
+        gan_ctx *ctx = ctx_of(p, d);
+        gan_batch_stats(ctx, on(d, x), &out[d][0], &out[d][1]);
+        out[d][2] = gan_batch_norm(ctx, on(d, x), out[d][0], out[d][1], on(d, gain), on(d, bias), args);
+        gan_batch_norm_backward(ctx, on(d, &dy), on(d, x), out[d][0], out[d][1], on(d, gain), args,
+                                &out[d][3], &out[d][4], &out[d][5]);
     }
-    compare(p, "batch_stats mean", mean[0], mean[1], OP_TOLERANCE);
-    compare(p, "batch_stats var", var[0], var[1], OP_TOLERANCE);
-    const char *names[6] = {"batch_norm [N, C] affine", "batch_norm [C] gain", "batch_norm_backward dx",
-                            "batch_norm_backward dgain [N, C]", "batch_norm_backward dbias [N, C]",
-                            "batch_norm_backward dgain [C]"};
+    const char *parts[6] = {"batch_stats mean", "batch_stats var", "batch_norm", "batch_norm_backward dx",
+                            "batch_norm_backward dgain", "batch_norm_backward dbias"};
     for (int k = 0; k < 6; k++) {
-        compare(p, names[k], out[0][k], out[1][k], OP_TOLERANCE);
+        char what[128];
+        snprintf(what, sizeof what, "%s (%s)", parts[k], name);
+        compare(p, what, out[0][k], out[1][k], OP_TOLERANCE);
         gan_tensor_free(p->cpu, out[0][k]), gan_tensor_free(p->gpu, out[1][k]);
     }
-    gan_tensor_free(p->cpu, mean[0]), gan_tensor_free(p->gpu, mean[1]);
-    gan_tensor_free(p->cpu, var[0]), gan_tensor_free(p->gpu, var[1]);
-    twin *all[] = {&a, &b, &bt, &m, &s, &ds, &x, &dh, &dd, &gain, &bias, &gain_c, &dy};
+    twin_free(p, &dy);
+}
+
+static void check_biggan_batch_norm(pair *p) {
+    twin x = twin_randn(p, 4, (int64_t[]){3, 5, 12, 10}, 94, 2), flat = twin_randn(p, 2, (int64_t[]){6, 5}, 95, 1);
+    twin large = twin_randn(p, 4, (int64_t[]){2, 3, 40, 40}, 96, 1); /* planes longer than a block */
+    twin gain_nc = twin_randn(p, 2, (int64_t[]){3, 5}, 97, 0.3f), bias_nc = twin_randn(p, 2, (int64_t[]){3, 5}, 98, 1);
+    twin gain_c = twin_randn(p, 1, (int64_t[]){5}, 99, 1), bias_c = twin_randn(p, 1, (int64_t[]){5}, 100, 1);
+    twin gain_c3 = twin_randn(p, 1, (int64_t[]){3}, 101, 1), gain_nc6 = twin_randn(p, 2, (int64_t[]){6, 5}, 102, 1);
+    check_batch_norm_case(p, "[N, C] gain and bias, offset 1", &x, &gain_nc, &bias_nc, 1);
+    check_batch_norm_case(p, "[C] gain and bias", &x, &gain_c, &bias_c, 0);
+    check_batch_norm_case(p, "no gain, [C] bias, offset 1.5", &x, NULL, &bias_c, 1.5f);
+    check_batch_norm_case(p, "no affine map", &x, NULL, NULL, 1);
+    check_batch_norm_case(p, "[N, C] input, [N, C] gain", &flat, &gain_nc6, NULL, 1);
+    check_batch_norm_case(p, "long planes, [C] gain", &large, &gain_c3, NULL, 0);
+    /* Only some gradients asked for. */
+    gan_tensor *dgain[2] = {NULL, NULL};
+    twin dy = twin_randn(p, 4, (int64_t[]){3, 5, 12, 10}, 103, 1);
+    for (int d = 0; d < 2; d++) {
+        gan_tensor *mean = NULL, *var = NULL;
+        gan_batch_stats(ctx_of(p, d), on(d, &x), &mean, &var);
+        gan_batch_norm_backward(ctx_of(p, d), on(d, &dy), on(d, &x), mean, var, on(d, &gain_nc),
+                                (gan_batch_norm_args){1e-5f, 1}, NULL, &dgain[d], NULL);
+        gan_tensor_free(ctx_of(p, d), mean), gan_tensor_free(ctx_of(p, d), var);
+    }
+    compare(p, "batch_norm_backward dgain alone", dgain[0], dgain[1], OP_TOLERANCE);
+    gan_tensor_free(p->cpu, dgain[0]), gan_tensor_free(p->gpu, dgain[1]);
+    twin *all[] = {&x, &flat, &large, &gain_nc, &bias_nc, &gain_c, &bias_c, &gain_c3, &gain_nc6, &dy};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) twin_free(p, all[i]);
+}
+
+/* BigGAN's ops, forward and backward. */
+static void check_biggan_ops(pair *p) {
+    check_biggan_matmul(p);
+    check_biggan_softmax(p);
+    check_biggan_pooling(p);
+    check_biggan_batch_norm(p);
 }
 
 /* Makes every parameter of the CPU network non-trivial (biases, noise
@@ -524,8 +630,13 @@ static void check_biggan_step(pair *p) {
     }
     bg_init_random(p->cpu, G[0], 1, &err), bgd_init_random(p->cpu, D[0], 2, &err);
     copy_params(p, &G[0]->params, &G[1]->params);
-    for (int i = 0; i < G[0]->params.count; i++)
-        gan_lerp_into(p->cpu, G_ema[0]->params.items[i].tensor, G[0]->params.items[i].tensor, 0.0f);
+    /* A plain copy: a lerp with beta 0 would carry NaN from the new network's
+     * uninitialised memory (0 * NaN), depending on what the pool held. */
+    for (int i = 0; i < G[0]->params.count; i++) {
+        float *host = to_host(p->cpu, G[0]->params.items[i].tensor);
+        gan_tensor_upload(p->cpu, G_ema[0]->params.items[i].tensor, host);
+        free(host);
+    }
     copy_params(p, &G[0]->params, &G_ema[1]->params);
     copy_params(p, &D[0]->params, &D[1]->params);
     twin z[3], reals[2];

@@ -343,8 +343,8 @@ static int fresh_run(bg_run_state *s, gan_dataset *ds, gan_error *err) {
         !(run->D = bgd_create(s->ctx, &d, err)) || bg_init_random(s->ctx, run->G, rc->seed, err) != 0 ||
         bgd_init_random(s->ctx, run->D, rc->seed + 1, err) != 0)
         return -1;
-    for (int i = 0; i < run->G->params.count; i++) /* G_ema starts as a copy of G */
-        gan_lerp_into(s->ctx, run->G_ema->params.items[i].tensor, run->G->params.items[i].tensor, 0.0f);
+    if (gan_params_copy(s->ctx, &run->G_ema->params, &run->G->params) != 0) /* G_ema starts as a copy of G */
+        return gan_ctx_take_error(s->ctx, err);
     if (bg_trainer_init(s->ctx, &run->t, run->G, run->D, run->G_ema, &rc->opt) != 0)
         return gan_ctx_take_error(s->ctx, err);
     run->meta = (bg_run_meta){.seed = rc->seed, .mirror = rc->mirror, .total_kimg = rc->kimg};

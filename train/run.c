@@ -189,8 +189,8 @@ static int fresh_run(gan_ctx *ctx, const run_config *rc, const gan_dataset *ds, 
             !(run->D = sg2d_create(ctx, &d, err)) || sg2_init_random(ctx, run->G, rc->seed, err) != 0 ||
             sg2d_init_random(ctx, run->D, rc->seed + 1, err) != 0)
             return -1;
-        for (int i = 0; i < run->G->params.count; i++) /* G_ema starts as a copy of G */
-            gan_lerp_into(ctx, run->G_ema->params.items[i].tensor, run->G->params.items[i].tensor, 0.0f);
+        if (gan_params_copy(ctx, &run->G_ema->params, &run->G->params) != 0) /* G_ema starts as a copy of G */
+            return gan_ctx_take_error(ctx, err);
     }
     if (trainer_init(ctx, &run->t, run->G, run->D, run->G_ema, &o) != 0) return gan_ctx_take_error(ctx, err);
     run->meta = (run_meta){.seed = rc->seed, .mirror = rc->mirror, .total_kimg = rc->kimg};

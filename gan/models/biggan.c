@@ -218,6 +218,11 @@ int bg_save(gan_ctx *ctx, const bg_generator *g, const char *path, gan_error *er
 
 /* ----------------------------------------------------------------- forward */
 
+/* The reference builds the output layer's batch norm without an eps, so it
+ * keeps PyTorch's 1e-5 whatever BN_eps is (BN_eps reaches the class-
+ * conditional norms only). */
+#define OUTPUT_BN_EPS 1e-5f
+
 gan_tensor *bg_embed_classes(gan_ctx *ctx, const bg_generator *g, const gan_tensor *labels) {
     return gan_matmul(ctx, labels, g->shared, 0, 0);
 }
@@ -342,7 +347,8 @@ gan_tensor *bg_forward(gan_ctx *ctx, const bg_generator *g, const gan_tensor *z,
         t->h0 = h;
     }
     h = blocks_forward(ctx, g, h, &zs, y_emb, mode, t);
-    gan_tensor *act = bg_relu_inplace(ctx, bg_bn_forward(ctx, &g->out_bn, h, NULL, cfg->bn_eps, mode, BG_SLOT(t, out_bn)));
+    gan_tensor *act =
+        bg_relu_inplace(ctx, bg_bn_forward(ctx, &g->out_bn, h, NULL, OUTPUT_BN_EPS, mode, BG_SLOT(t, out_bn)));
     if (!t) gan_tensor_free(ctx, h);
     gan_tensor *y = bg_conv_forward(ctx, &g->out_conv, act, mode, BG_SLOT(t, out_conv));
     bg_keep(ctx, BG_SLOT(t, out_act), act);
@@ -441,7 +447,7 @@ int bg_backward(gan_ctx *ctx, const bg_generator *g, const bg_tape *t, const gan
     gan_tensor *d = gan_tanh_backward(ctx, dimages, images);
     bg_replace(ctx, &d, bg_conv_backward(ctx, &g->out_conv, &t->out_conv, d, &sink, 1));
     bg_replace(ctx, &d, bg_relu_backward(ctx, d, t->out_act));
-    bg_replace(ctx, &d, bg_bn_backward(ctx, &g->out_bn, &t->out_bn, d, cfg->bn_eps, &sink, NULL));
+    bg_replace(ctx, &d, bg_bn_backward(ctx, &g->out_bn, &t->out_bn, d, OUTPUT_BN_EPS, &sink, NULL));
     gan_tensor *dconds[BG_MAX_BLOCKS] = {0};
     for (int i = g->num_blocks - 1; i >= 0 && d; i--)
         bg_replace(ctx, &d, gblock_backward(ctx, &g->blocks[i], cfg, &t->blocks[i], d, &sink, &dconds[i]));

@@ -27,6 +27,7 @@ int gan_batch_stats(gan_ctx *ctx, const gan_tensor *x, gan_tensor **mean, gan_te
     *mean = *var = NULL;
     if (ctx->failed) return -1;
     if (!x) return gan_ctx_fail(ctx, "batch_stats: missing input"), -1;
+    if (x->numel < 0) return gan_ctx_fail(ctx, "batch_stats: a view of the wrong size"), -1;
     if (x->ndim < 2 || x->numel < 1) return gan_ctx_fail(ctx, "batch_stats: expected [N, C, ...], got %s", SHAPE(x, a)), -1;
     gan_tensor *m = gan_tensor_1d(ctx, x->shape[1]), *v = gan_tensor_1d(ctx, x->shape[1]);
     MULTI_DISPATCH(ctx, batch_stats, ctx->backend->batch_stats(ctx, m, v, x));
@@ -57,6 +58,8 @@ int gan_batch_norm_backward(gan_ctx *ctx, const gan_tensor *dy, const gan_tensor
     char a[GAN_SHAPE_STR_LEN], b[GAN_SHAPE_STR_LEN];
     if (ctx->failed) return -1;
     if (!dy || !x || !mean || !var) return gan_ctx_fail(ctx, "batch_norm_backward: missing input"), -1;
+    if (dy->numel < 0 || x->numel < 0 || mean->numel < 0 || var->numel < 0 || (gain && gain->numel < 0))
+        return gan_ctx_fail(ctx, "batch_norm_backward: a view of the wrong size"), -1;
     if (!gan_same_shape(dy, x) || x->ndim < 2 || !stats_shape_ok(mean, x) || !stats_shape_ok(var, x) ||
         !affine_shape_ok(gain, x))
         return gan_ctx_fail(ctx, "batch_norm_backward: gradient %s, input %s and statistics or gain disagree",

@@ -4,28 +4,57 @@
 The configuration dne implements (../shared/design/biggan.md): G_shared,
 hierarchical z (hier=False works too), spectral norm with one singular vector
 and one power iteration everywhere except G's class embedding, ReLU, the
-default batch-norm layout (mybn=False: F.batch_norm with stored_mean /
-stored_var, momentum 0.1), the wide D, resolutions 32 to 512 (D: to 256).
+default batch-norm layout (mybn=False, cross_replica=False, norm_style='bn':
+F.batch_norm with stored_mean / stored_var, momentum 0.1), G_param = D_param =
+'SN', orthogonal init, resolutions 32 to 512 (D: to 256), D_wide (True by
+default; False works too).
 
 The module tree mirrors the reference's, so state_dict() names, shapes and
 order are the reference's (e.g. blocks.3.1.gamma, blocks.0.0.bn1.gain.u0,
-output_layer.0.stored_var). Behaviour that matters for parity:
-  * spectral norm: v = normalize(u W), u' = normalize(v W^T) without autograd,
-    sigma = (v W^T) u'^T with autograd; the stored u0 / sv0 change only in
-    training mode; eval mode still runs the iteration from the stored u0;
-  * batch norm: training normalises with the biased batch variance and moves
-    the running variance towards the unbiased one (F.batch_norm);
-  * standing statistics (standing_stats below) follow BigGAN-PyTorch's
-    accumulate_standing_stats with myBN (N training-mode passes without
-    gradients; the mean of the batch means and of the biased batch variances)
-    but are written into the default layout's stored_mean / stored_var, so an
-    eval-mode forward then uses them; the passes move the u0 as the
-    reference's do.
+output_layer.0.stored_var), and modules are built and initialised in the
+reference's order, so after the same torch.manual_seed the initial state is
+the reference's bit for bit. Choices, and reference behaviour that matters:
+  * spectral norm (layers.SN.W_ / power_iteration): W viewed as [out, -1];
+    without autograd v = normalize(u0 W), u = normalize(v W^T) (F.normalize,
+    eps = SN_eps); sigma = (v W^T) u^T WITH autograd (through W only: u, v
+    are constants), output W / sigma. In training mode u0 <- u and sv0 <-
+    sigma (sv0 is only a log: no forward reads it). In eval mode the iteration
+    still runs from the stored u0 and nothing is stored, so repeated eval
+    forwards agree with each other, not with the last training forward;
+  * batch norm: F.batch_norm; training normalises with the biased batch
+    variance and moves stored_mean towards the batch mean and stored_var
+    towards the UNBIASED batch variance (momentum 0.1); eval uses the stored
+    statistics. ccbn: BN(x) * (1 + gain(y)) + bias(y), gain and bias are
+    SNLinear without bias on cat(y_emb, z chunk);
+  * G's output batch norm (layers.bn) is built without an eps argument, so it
+    always uses 1e-5, whatever BN_eps is (BN_eps only reaches the ccbns);
+  * dim_z is rounded down to z_chunk * slots (slots = blocks + 1 with hier,
+    1 without); the rounded value is what save() stores. shared_dim 0 (or
+    missing) means shared_dim = dim_z as given, before the rounding;
+  * attention: G_attn / D_attn are "_"-separated resolutions, matched against
+    each block's OUTPUT resolution (G: 8, 16, ... after the upsampling; D:
+    after the pooling, so at 32 px all four D blocks count as 16 px and D_attn
+    "16" appends an attention layer to every one of them). Resolutions outside
+    the table are ignored ("0" = none). theta / phi have ch // 8 channels: with
+    fewer than 8 channels the reference builds 0-channel convs and then fails
+    in the forward, so these classes refuse such configs;
+  * standing statistics (standing_stats / accumulate_standing_stats below)
+    follow BigGAN-PyTorch's utils.accumulate_standing_stats with myBN: reset,
+    N training-mode passes without gradients each adding the batch mean and
+    the BIASED batch variance, then divide by N; the result is written into the
+    default layout's stored_mean / stored_var, so an eval-mode forward then
+    uses it. The passes run in training mode, so they also move every u0 / sv0
+    as the reference's do (they normalise with F.batch_norm, myBN with
+    E[x^2] - E[x]^2: equal up to rounding).
 
-Configs are the JSON dne stores in __metadata__["config"]:
+Configs are the JSON dne stores in __metadata__["config"] (the reference's
+option names):
   G: {"arch": "biggan", "resolution", "G_ch", "dim_z", "shared_dim", "n_classes",
       "hier", "G_attn", "bottom_width", "BN_eps", "SN_eps"}
   D: {"arch": "biggan", "resolution", "D_ch", "D_attn", "n_classes", "SN_eps", "D_wide"}
+A generator file holds G.state_dict() at top level, a discriminator file
+D.state_dict() (load / save); __metadata__["format"] is "dne-generator" /
+"dne-discriminator".
 """
 
 import json
@@ -55,8 +84,15 @@ D_ARCH = {  # resolution: (in multipliers, 0 = the image; out multipliers; downs
 }
 
 
-def attention_at(attn, resolution):
-    return resolution in [int(r) for r in attn.split("_")]
+def attention_at(attn, resolution, channels=None):
+    """Whether the reference appends an Attention layer to a block whose
+    output resolution is `resolution` (attn: "_"-separated resolutions)."""
+    if resolution not in [int(r) for r in str(attn).split("_")]:
+        return False
+    if channels is not None and channels < 8:
+        raise ValueError(f"attention at {resolution} px would have {channels} // 8 = 0 query channels "
+                         "(BigGAN-PyTorch builds it but its forward fails); choose another resolution or width")
+    return True
 
 
 # ------------------------------------------------------------------ layers
@@ -129,7 +165,10 @@ class ClassBN(nn.Module):
 
 
 class PlainBN(nn.Module):
-    def __init__(self, channels, bn_eps):
+    """layers.bn: F.batch_norm with a learnable gain / bias. G's output layer
+    builds it with the default eps 1e-5 (not BN_eps)."""
+
+    def __init__(self, channels, bn_eps=1e-5):
         super().__init__()
         self.gain = nn.Parameter(torch.ones(channels))
         self.bias = nn.Parameter(torch.zeros(channels))
@@ -179,11 +218,12 @@ class GBlock(nn.Module):
 
 
 class DBlock(nn.Module):
-    def __init__(self, cin, cout, preactivation, downsample, sn_eps):
+    def __init__(self, cin, cout, preactivation, downsample, sn_eps, wide=True):
         super().__init__()
         self.preactivation, self.downsample = preactivation, downsample
-        self.conv1 = SNConv2d(cin, cout, eps=sn_eps)
-        self.conv2 = SNConv2d(cout, cout, eps=sn_eps)
+        hidden = cout if wide else cin
+        self.conv1 = SNConv2d(cin, hidden, eps=sn_eps)
+        self.conv2 = SNConv2d(hidden, cout, eps=sn_eps)
         self.learnable_sc = cin != cout or downsample
         if self.learnable_sc:
             self.conv_sc = SNConv2d(cin, cout, 1, eps=sn_eps)
@@ -213,6 +253,8 @@ class DBlock(nn.Module):
 
 def g_config_defaults(cfg):
     cfg = dict(cfg)
+    if not cfg.get("shared_dim"):  # the reference: shared_dim if shared_dim > 0 else dim_z (before rounding)
+        cfg["shared_dim"] = cfg["dim_z"]
     cfg.setdefault("hier", True)
     cfg.setdefault("bottom_width", 4)
     cfg.setdefault("G_attn", "64")
@@ -238,11 +280,11 @@ class Generator(nn.Module):
         blocks = []
         for i, (cin, cout) in enumerate(zip(ins, outs)):
             block = [GBlock(cin * ch, cout * ch, cond, bn_eps, sn_eps)]
-            if attention_at(cfg["G_attn"], 8 << i):
+            if attention_at(cfg["G_attn"], 8 << i, cout * ch):
                 block.append(Attention(cout * ch, sn_eps))
             blocks.append(nn.ModuleList(block))
         self.blocks = nn.ModuleList(blocks)
-        self.output_layer = nn.Sequential(PlainBN(outs[-1] * ch, bn_eps), nn.ReLU(), SNConv2d(outs[-1] * ch, 3, eps=sn_eps))
+        self.output_layer = nn.Sequential(PlainBN(outs[-1] * ch), nn.ReLU(), SNConv2d(outs[-1] * ch, 3, eps=sn_eps))
         for m in self.modules():  # BigGAN-PyTorch's init_weights with G_init='ortho'
             if isinstance(m, (nn.Conv2d, nn.Linear, nn.Embedding)):
                 nn.init.orthogonal_(m.weight)
@@ -267,14 +309,15 @@ class Discriminator(nn.Module):
         cfg = dict(cfg)
         cfg.setdefault("D_attn", "64")
         cfg.setdefault("SN_eps", 1e-6)
+        cfg.setdefault("D_wide", True)
         self.cfg = cfg
         ins, outs, down, res = D_ARCH[cfg["resolution"]]
         ch, sn_eps = cfg["D_ch"], cfg["SN_eps"]
         blocks = []
         for i in range(len(outs)):
             cin = 3 if i == 0 else ins[i] * ch
-            block = [DBlock(cin, outs[i] * ch, i > 0, bool(down[i]), sn_eps)]
-            if attention_at(cfg["D_attn"], res[i]):
+            block = [DBlock(cin, outs[i] * ch, i > 0, bool(down[i]), sn_eps, cfg["D_wide"])]
+            if attention_at(cfg["D_attn"], res[i], outs[i] * ch):
                 block.append(Attention(outs[i] * ch, sn_eps))
             blocks.append(nn.ModuleList(block))
         self.blocks = nn.ModuleList(blocks)
@@ -295,9 +338,12 @@ class Discriminator(nn.Module):
 
 # ------------------------------------------------------------------ standing stats, files
 
-def standing_stats(G, zs, classes):
-    """myBN's standing statistics from the passes (z, classes) given, written
-    into stored_mean / stored_var of every batch norm of G."""
+def accumulate_standing_stats(G, zs, classes):
+    """myBN's standing statistics from the given passes (zs[i] [batch, dim_z],
+    classes[i] [batch] class ids), written into stored_mean / stored_var of
+    every batch norm of G: the mean over the passes of the batch mean / biased
+    batch variance of that norm's input. The passes run in training mode
+    without gradients, so every u0 / sv0 moves as well. G's mode is restored."""
     bns = [m for m in G.modules() if isinstance(m, (ClassBN, PlainBN))]
     sums = {id(m): [torch.zeros_like(m.stored_mean), torch.zeros_like(m.stored_var)] for m in bns}
     hooks = []
@@ -309,16 +355,40 @@ def standing_stats(G, zs, classes):
         hooks.append(m.register_forward_hook(hook))
     was_training = G.training
     G.train()  # as accumulate_standing_stats: the spectral norms' u0 move on too
-    with torch.no_grad():
-        for z, c in zip(zs, classes):
-            G(z, G.shared(c))
-    for h in hooks:
-        h.remove()
+    try:
+        with torch.no_grad():
+            for z, c in zip(zs, classes):
+                G(z, G.shared(c))
+    finally:
+        for h in hooks:
+            h.remove()
     with torch.no_grad():
         for m in bns:
             m.stored_mean[:] = sums[id(m)][0] / len(zs)
             m.stored_var[:] = sums[id(m)][1] / len(zs)
     G.train(was_training)
+
+
+def standing_stats(G, n_batches, batch, classes_sampler=None, seed=0):
+    """utils.accumulate_standing_stats(G, z, y, n_classes, n_batches) with
+    myBN semantics (see accumulate_standing_stats). The draws come from
+    torch.Generator().manual_seed(seed), per pass z = randn(batch, dim_z) (the
+    reference's z_.normal_(), z_var 1), then classes = classes_sampler(gen,
+    batch) (default torch.randint(0, n_classes, (batch,), generator=gen), the
+    reference's y.random_(0, n_classes)); z is cast to G's dtype. Returns
+    (z [n_batches * batch, dim_z], classes [n_batches * batch]) so that the
+    passes can be replayed (in order, batch rows at a time)."""
+    gen = torch.Generator().manual_seed(seed)
+    if classes_sampler is None:
+        def classes_sampler(g, n):
+            return torch.randint(0, G.cfg["n_classes"], (n,), generator=g)
+    dtype = G.linear.weight.dtype
+    zs, cs = [], []
+    for _ in range(n_batches):
+        zs.append(torch.randn(batch, G.cfg["dim_z"], generator=gen).to(dtype))
+        cs.append(classes_sampler(gen, batch))
+    accumulate_standing_stats(G, zs, cs)
+    return torch.cat(zs), torch.cat(cs)
 
 
 def save(net, path, extra=None):

@@ -9,13 +9,22 @@
   biggan_g32_out           z, classes (as floats), eval_images, train_images, after_train.<buffer>
                            (every u0, sv0, stored_mean, stored_var after the training-mode pass),
                            train_dy and grad.<param>, grad_z, grad_y_emb of sum(train_images * train_dy),
-                           standing.z / standing.classes (16 passes of 4), standing.<buffer> and
-                           standing_images (eval mode with the standing statistics)
+                           standing.z [64, 20] / standing.classes [64] (16 passes of 4, rows 4i..4i+3
+                           = pass i), standing.<buffer> (every u0, sv0, stored_mean, stored_var after
+                           biggan.accumulate_standing_stats, run on the state after the training-mode
+                           pass) and standing_images (eval mode, same z / classes, standing statistics),
+                           trunc.z [3, 20] / trunc.images: `dne generate --class 2 --seeds 0,1,42
+                           --trunc 0.5` with the standing statistics
   biggan_d32.safetensors   discriminator file: 32 px, D_ch 4, 5 classes, attention at 16
   biggan_d32_out           images, classes, logits (training mode), after_train.<buffer>,
                            dlogits, grad.<param>, grad_images
-  biggan_g128 / _out       128 px, G_ch 2, attention at 16: eval_images, train_images, after_train.*
-  biggan_d128 / _out       128 px, D_ch 2, attention at 8: logits, after_train.*
+  biggan_g128 / _out       128 px, G_ch 2, dim_z 24 (6 x 4), 3 classes, batch 2, attention at 16:
+                           z, classes, eval_images, train_images, after_train.*
+  biggan_d128 / _out       128 px, D_ch 2, 3 classes, batch 2, attention at 8: images, classes, logits,
+                           after_train.*
+                           (G_attn / D_attn "64" is impossible at width 2: the 64 px blocks have 4 (G)
+                           and 2 (D) channels, so theta / phi would get ch // 8 = 0 channels;
+                           BigGAN-PyTorch builds such a layer and then fails in its forward)
   biggan_ops               every new op: "<case>.x<i>", ".y", ".dy", ".dx<i>" (torch in fp64)
   biggan_sn                spectral norm alone: weight [6, 10], u0, W_sn, u, sigma, dw_sn, dweight
   biggan_step              one training iteration at 32 px (batch 4, 2 D steps x 2 micro-batches,
@@ -27,6 +36,15 @@ The weights are stored in fp32 and every result is computed from them in fp64
 (the networks are cast to double after saving), so the fixtures hold the exact
 answers and the C tests measure dne's fp32 error. Everything is seeded and
 torch runs single-threaded: reruns give identical bytes.
+
+Seeds: each network is built after torch.manual_seed(s) (s = 100 g32, 200 d32,
+300 g128, 400 d128; orthogonal init and u0 ~ N(0, 1) as the reference) and
+everything else comes, in this order, from one torch.Generator seeded s + 1:
+the perturbation (stored_var U(0.5, 1.5); stored_mean, every bias, attention
+gamma N(0, 0.3^2); output-BN gain 1 + N(0, 0.3^2); state_dict order), then z /
+images, then the upstream gradient, then the standing passes (z [16, 4, 20] as
+one randn, classes torch.randint(0, 5, (16, 4))). sv0 stays 1 in the weight
+files: no forward reads it. make_biggan_op_fixtures.py writes biggan_ops alone.
 """
 
 import argparse
@@ -123,7 +141,7 @@ def make_generator(cfg, seed, batch, out, name, grads):
         t["grad_z"], t["grad_y_emb"] = np32(z_req.grad), np32(y_emb.grad)
         sz = torch.randn(16, batch, G.cfg["dim_z"], generator=gen).double()
         sy = torch.randint(0, k, (16, batch), generator=gen)
-        biggan.standing_stats(G, list(sz), list(sy))
+        biggan.accumulate_standing_stats(G, list(sz), list(sy))
         t["standing.z"], t["standing.classes"] = np32(sz.reshape(-1, G.cfg["dim_z"])), np32(sy.reshape(-1).float())
         t.update(buffers(G, "standing."))
         G.eval()

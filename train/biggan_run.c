@@ -50,15 +50,6 @@ static void draws_free_all(gan_ctx *ctx, bg_draws *d) {
     memset(d, 0, sizeof *d);
 }
 
-static gan_tensor *normal_z(gan_ctx *ctx, int batch, int dim, uint64_t stream) {
-    float *host = malloc((size_t)batch * dim * sizeof *host);
-    if (!host) return gan_ctx_fail(ctx, "out of memory");
-    gan_philox_normal(stream, 0, host, (size_t)batch * dim);
-    gan_tensor *t = gan_tensor_from_host(ctx, 2, (int64_t[]){batch, dim}, host);
-    free(host);
-    return t;
-}
-
 /* Class ids uniform in [0, n_classes), as the reference's categorical y. */
 static int *uniform_classes(int batch, int n_classes, uint64_t stream) {
     float *u = malloc((size_t)batch * sizeof *u);
@@ -93,8 +84,10 @@ static int draws_make_all(gan_ctx *ctx, const bg_trainer *t, sampler *smp, uint6
     for (int i = 0; rc == 0 && i < n; i++) {
         int is_d = i < count_d;
         uint32_t tag = (uint32_t)(is_d ? i : i - count_d) << 8;
-        d->z[i] = normal_z(ctx, b, dim, draws_stream(seed, t->iteration, (is_d ? PURPOSE_D_Z : PURPOSE_G_Z) | tag));
-        d->classes[i] = uniform_classes(b, k, draws_stream(seed, t->iteration, (is_d ? PURPOSE_D_Y : PURPOSE_G_Y) | tag));
+        uint64_t z_stream = draws_stream(seed, t->iteration, (is_d ? PURPOSE_D_Z : PURPOSE_G_Z) | tag);
+        d->z[i] = draws_normal(ctx, 2, (int64_t[]){b, dim}, z_stream);
+        uint64_t y_stream = draws_stream(seed, t->iteration, (is_d ? PURPOSE_D_Y : PURPOSE_G_Y) | tag);
+        d->classes[i] = uniform_classes(b, k, y_stream);
         d->fakes[i] = (bg_fake_draws){d->z[i], d->classes[i]};
         if (!d->z[i]) rc = gan_ctx_take_error(ctx, err);
         else if (!d->classes[i]) rc = gan_fail(err, "out of memory");
@@ -215,7 +208,7 @@ static int grid_make(gan_ctx *ctx, const bg_generator *g, uint64_t seed, bg_grid
     int *classes = malloc((size_t)n * sizeof *classes);
     if (!classes) return gan_fail(err, "out of memory");
     for (int i = 0; i < n; i++) classes[i] = i / GRID_COLS;
-    grid->z = normal_z(ctx, n, g->cfg.dim_z, draws_stream(seed, -1, PURPOSE_GRID));
+    grid->z = draws_normal(ctx, 2, (int64_t[]){n, g->cfg.dim_z}, draws_stream(seed, -1, PURPOSE_GRID));
     grid->labels = bg_one_hot(ctx, classes, n, k);
     free(classes);
     return gan_ctx_failed(ctx) ? gan_ctx_take_error(ctx, err) : 0;

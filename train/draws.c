@@ -16,7 +16,7 @@ uint64_t draws_stream(uint64_t seed, int64_t step, uint32_t purpose) {
     return x ^ (x >> 31);
 }
 
-static gan_tensor *normal(gan_ctx *ctx, int ndim, const int64_t *shape, uint64_t stream) {
+gan_tensor *draws_normal(gan_ctx *ctx, int ndim, const int64_t *shape, uint64_t stream) {
     gan_tensor *t = gan_tensor_new(ctx, ndim, shape);
     float *host = t ? malloc((size_t)t->numel * sizeof *host) : NULL;
     if (t && !host) gan_ctx_fail(ctx, "out of memory");
@@ -32,13 +32,13 @@ static gan_tensor *normal(gan_ctx *ctx, int ndim, const int64_t *shape, uint64_t
 static run_draws phase(gan_ctx *ctx, const sg2_generator *g, uint64_t seed, int64_t step, int p, int64_t n,
                        draw_storage *s) {
     uint64_t tag = (uint64_t)p << 8;
-    s->gen_z[p] = normal(ctx, 2, (int64_t[]){n, g->cfg.z_dim}, draws_stream(seed, step, PURPOSE_Z | tag));
-    s->mix_z[p] = normal(ctx, 2, (int64_t[]){n, g->cfg.z_dim}, draws_stream(seed, step, PURPOSE_MIX_Z | tag));
+    s->gen_z[p] = draws_normal(ctx, 2, (int64_t[]){n, g->cfg.z_dim}, draws_stream(seed, step, PURPOSE_Z | tag));
+    s->mix_z[p] = draws_normal(ctx, 2, (int64_t[]){n, g->cfg.z_dim}, draws_stream(seed, step, PURPOSE_MIX_Z | tag));
     int k = 0;
     for (int b = 0; b < g->num_blocks; b++)
         for (int c = g->blocks[b].in_channels == 0 ? 1 : 0; c < 2; c++, k++) {
             int64_t r = g->blocks[b].resolution;
-            s->noise[p][k] = normal(ctx, 4, (int64_t[]){n, 1, r, r},
+            s->noise[p][k] = draws_normal(ctx, 4, (int64_t[]){n, 1, r, r},
                                     draws_stream(seed, step, PURPOSE_NOISE | tag | (uint32_t)k << 16));
         }
     s->layers = k;
@@ -59,7 +59,7 @@ int draws_make(gan_ctx *ctx, const sg2_generator *g, const train_options *o, uin
     d->dmain = phase(ctx, g, seed, step, 2, n, s);
     int64_t r = g->cfg.img_resolution;
     d->pl_noise = s->pl_noise =
-        normal(ctx, 4, (int64_t[]){pl_n, g->cfg.img_channels, r, r}, draws_stream(seed, step, PURPOSE_PL));
+        draws_normal(ctx, 4, (int64_t[]){pl_n, g->cfg.img_channels, r, r}, draws_stream(seed, step, PURPOSE_PL));
     d->augment_seed = draws_stream(seed, step, PURPOSE_AUGMENT);
     if (ctx->failed) {
         draws_free(ctx, s);

@@ -18,5 +18,7 @@ void draws_free(gan_ctx *ctx, draw_storage *storage);
 /* A stream id for (seed, step, purpose), for other per-step draws (minibatch
  * order, x-flips). */
 uint64_t draws_stream(uint64_t seed, int64_t step, uint32_t purpose);
+/* A tensor of N(0, 1) draws from Philox stream `stream`. */
+gan_tensor *draws_normal(gan_ctx *ctx, int ndim, const int64_t *shape, uint64_t stream);
 
 #endif

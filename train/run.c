@@ -200,13 +200,7 @@ static int fresh_run(gan_ctx *ctx, const run_config *rc, const gan_dataset *ds, 
 }
 
 static gan_tensor *grid_latents(gan_ctx *ctx, const sg2_generator *g, int grid, uint64_t seed) {
-    int64_t shape[2] = {(int64_t)grid * grid, g->cfg.z_dim};
-    float *host = malloc((size_t)(shape[0] * shape[1]) * sizeof *host);
-    if (!host) return gan_ctx_fail(ctx, "out of memory");
-    gan_philox_normal(draws_stream(seed, -1, 200), 0, host, (size_t)(shape[0] * shape[1]));
-    gan_tensor *z = gan_tensor_from_host(ctx, 2, shape, host);
-    free(host);
-    return z;
+    return draws_normal(ctx, 2, (int64_t[]){(int64_t)grid * grid, g->cfg.z_dim}, draws_stream(seed, -1, 200));
 }
 
 static int start_files(gan_ctx *ctx, const run_config *rc, const loaded_run *run, const gan_dataset *ds,

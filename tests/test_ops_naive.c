@@ -221,6 +221,12 @@ int main(void) {
     check_modconv_same(ctx, 1, 240, 1, 3, 6, 1000, 1); /* one row per band (or the direct kernel) */
     check_modconv_same(ctx, 2, 17, 11, 3, 9, 40, 1);   /* direct kernel: a partial block of outputs and columns */
     check_modconv_same(ctx, 1, 8, 16, 3, 5, 64, 0);
+    /* Winograd F(2x2, 3x3): odd planes (partial tiles), a partial block of
+     * outputs, a row of tiles in vectors plus a tail, and enough bands for
+     * the threads to take them whole */
+    check_modconv_same(ctx, 2, 20, 11, 3, 17, 19, 1);
+    check_modconv_same(ctx, 1, 16, 24, 3, 33, 70, 0);
+    check_modconv_same(ctx, 1, 256, 9, 3, 97, 40, 1);
     check_modconv_up(ctx, 2, 5, 4, 3, 4, 5);
     check_modconv_up(ctx, 1, 3, 6, 1, 3, 3);
     check_modconv_up(ctx, 1, 2, 240, 3, 3, 1000); /* banded column buffer */

@@ -124,6 +124,18 @@ void cpu_conv3x3(const float *x, int in, int h, int w, const float *wb, int out,
  * outputs. */
 void cpu_conv3x3_block_weights(const float *w, int out, int in, float gain, int transposed, float *wb);
 
+/* Winograd F(2x2, 3x3) 'same' convolution (gan/cpu/winograd.c), for planes
+ * large enough to pay for the transforms, on CPUs with AVX-512. The kernels
+ * go in transformed (cpu_winograd_weight_floats), written by
+ * cpu_winograd_weights from weight [O][I][3][3] modulated as (w * s[i]) * d[o]. */
+int cpu_winograd_usable(int in, int out, int h, int w);
+size_t cpu_winograd_weight_floats(int out, int in);
+void cpu_winograd_weights(const float *weight, const float *styles, const float *d, int in, int out, float *u,
+                          int threads);
+size_t cpu_winograd_scratch_floats(int in, int out, int h, int w, int threads);
+void cpu_winograd_conv3x3(const float *x, int in, int h, int w, const float *u, int out, float *y, float *scratch,
+                          int threads);
+
 /* Filters are run in separable form (two 1-D passes) when they factor, as
  * long as they have at most CPU_FIR_MAX_TAPS taps per side and an output row
  * fits CPU_FIR_MAX_LINE samples. */

@@ -332,7 +332,7 @@ int main(void) {
     test_bias_act(ctx, 0, 1.5f);
     test_bias_act(ctx, 1, -1.0f);
     test_conv2d(ctx, 3, 1, 1, 6);
-    test_conv2d(ctx, 3, 1, 1, 33); /* wide rows: the direct 3x3 kernel */
+    test_conv2d(ctx, 3, 1, 1, 33); /* a large odd plane: the Winograd kernel */
     test_conv2d(ctx, 3, 2, 0, 9);
     test_conv2d(ctx, 1, 1, 0, 5);
     test_conv2d(ctx, 1, 2, 0, 6);

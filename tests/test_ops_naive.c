@@ -170,6 +170,44 @@ static void check_modconv_up(gan_ctx *ctx, int n, int i_n, int o_n, int k, int h
     free(hs);
 }
 
+/* Plain 3x3 'same' convolution with gain and its backward-input pass (the
+ * transposed, flipped kernel) against the definition. */
+static void check_conv2d_same(gan_ctx *ctx, int n, int i_n, int o_n, int h, int w) {
+    float *hx, *hw, *hdy;
+    gan_tensor *x = random_tensor(ctx, 4, (int64_t[]){n, i_n, h, w}, &hx);
+    gan_tensor *wt = random_tensor(ctx, 4, (int64_t[]){o_n, i_n, 3, 3}, &hw);
+    gan_tensor *dy = random_tensor(ctx, 4, (int64_t[]){n, o_n, h, w}, &hdy);
+    const float gain = 0.25f;
+    gan_conv2d_args a = {1, 1, gain};
+    gan_tensor *y = gan_conv2d(ctx, x, wt, a), *dx = gan_conv2d_backward_input(ctx, dy, wt, a, h, w);
+    CHECKF(y && dx, "%s", ctx->error.msg);
+    if (y && dx) {
+        float *scaled = malloc(sizeof(float) * wt->numel), *transposed = malloc(sizeof(float) * wt->numel);
+        for (int o = 0; o < o_n; o++)
+            for (int i = 0; i < i_n; i++)
+                for (int t = 0; t < 9; t++) {
+                    scaled[(o * i_n + i) * 9 + t] = hw[(o * i_n + i) * 9 + t] * gain;
+                    transposed[(i * o_n + o) * 9 + t] = hw[(o * i_n + i) * 9 + t] * gain;
+                }
+        float *got = download(ctx, y), *got_dx = download(ctx, dx);
+        float *want = malloc(sizeof(float) * y->numel), *want_dx = malloc(sizeof(float) * dx->numel);
+        for (int b = 0; b < n; b++) {
+            naive_conv(hx + (size_t)b * i_n * h * w, i_n, h, w, scaled, o_n, 3, 0, 1, want + (size_t)b * o_n * h * w,
+                       h, w);
+            naive_conv(hdy + (size_t)b * o_n * h * w, o_n, h, w, transposed, i_n, 3, 1, 1,
+                       want_dx + (size_t)b * i_n * h * w, h, w);
+        }
+        double err = test_max_rel_diff(got, want, (size_t)y->numel, 1.0);
+        double err_dx = test_max_rel_diff(got_dx, want_dx, (size_t)dx->numel, 1.0);
+        CHECKF(err < 1e-5 && err_dx < 1e-5, "conv2d n%d i%d o%d %dx%d: error %g, backward input %g", n, i_n, o_n, h,
+               w, err, err_dx);
+        free(scaled), free(transposed), free(got), free(got_dx), free(want), free(want_dx);
+    }
+    gan_tensor_free(ctx, x), gan_tensor_free(ctx, wt), gan_tensor_free(ctx, dy);
+    gan_tensor_free(ctx, y), gan_tensor_free(ctx, dx);
+    free(hx), free(hw), free(hdy);
+}
+
 static void check_upfirdn(gan_ctx *ctx, int h, int w, int fh, int fw, gan_upfirdn2d_args a) {
     float *hx, *hf;
     gan_tensor *x = random_tensor(ctx, 4, (int64_t[]){2, 3, h, w}, &hx);
@@ -227,6 +265,9 @@ int main(void) {
     check_modconv_same(ctx, 2, 20, 11, 3, 17, 19, 1);
     check_modconv_same(ctx, 1, 16, 24, 3, 33, 70, 0);
     check_modconv_same(ctx, 1, 256, 9, 3, 97, 40, 1);
+    check_conv2d_same(ctx, 3, 13, 21, 17, 35); /* Winograd, forward and transposed */
+    check_conv2d_same(ctx, 2, 40, 3, 20, 16);
+    check_conv2d_same(ctx, 2, 5, 6, 7, 9); /* im2col */
     check_modconv_up(ctx, 2, 5, 4, 3, 4, 5);
     check_modconv_up(ctx, 1, 3, 6, 1, 3, 3);
     check_modconv_up(ctx, 1, 2, 240, 3, 3, 1000); /* banded column buffer */

@@ -6,7 +6,8 @@
  * The discriminator's layers and the training path of the modulated
  * convolution (gan/cpu/modconv_backward.c) are built on these. A 1x1 kernel
  * with stride 1 and no padding needs no im2col: the input is its own column
- * matrix. */
+ * matrix; a 3x3 'same' kernel on a plane of 16x16 or more runs forward and
+ * backward-input as Winograd F(2x2, 3x3) (gan/cpu/winograd.c). */
 #include <cblas.h>
 #include <string.h>
 
@@ -123,37 +124,42 @@ void cpu_conv_col2im_batch(const float *cols, int n, const cpu_conv_geom *g, flo
     for (int i = 0; i < n; i++) col2im(cols + i * plane, n * plane, g, x + i * xs, threads);
 }
 
-/* ----------------------------------------------------- the direct 3x3 path */
+/* ---------------------------------------------------- the Winograd path */
 
-/* A 3x3 'same' convolution (stride 1, pad 1) with few input channels runs
- * faster through the direct AVX-512 kernel of conv3x3.c than through im2col
- * and a GEMM (see there). Its backward-input pass is the same kind of
- * convolution with the kernel transposed (in <-> out) and flipped. */
-static int direct_usable(const cpu_conv_geom *g, int transposed) {
-    return g->k == 3 && g->stride == 1 && g->pad == 1 && cpu_conv3x3_usable(transposed ? g->out : g->in, g->w);
+/* A 3x3 'same' convolution (stride 1, pad 1) on a large enough plane runs as
+ * Winograd F(2x2, 3x3) (winograd.c: 2.25x less arithmetic than im2col and a
+ * GEMM). Its backward-input pass is the same kind of convolution with the
+ * kernel transposed (in <-> out) and flipped. */
+static int winograd_usable(const cpu_conv_geom *g, int transposed) {
+    return g->k == 3 && g->stride == 1 && g->pad == 1 &&
+           cpu_winograd_usable(transposed ? g->out : g->in, transposed ? g->in : g->out, g->h, g->w);
 }
 
-void cpu_conv3x3_block_weights(const float *w, int out, int in, float gain, int transposed, float *wb) {
+/* The kernel the pass convolves with, [o_n][i_n][9], times gain. */
+static void oriented_kernel(const float *w, int out, int in, float gain, int transposed, float *k) {
     int o_n = transposed ? in : out, i_n = transposed ? out : in;
-    memset(wb, 0, cpu_conv3x3_weight_floats(o_n, i_n) * sizeof *wb);
     for (int o = 0; o < o_n; o++)
         for (int i = 0; i < i_n; i++)
-            for (int t = 0; t < 9; t++) {
-                float v = transposed ? w[((size_t)i * in + o) * 9 + (8 - t)] : w[((size_t)o * in + i) * 9 + t];
-                wb[cpu_conv3x3_weight_index(o, i, t, i_n)] = v * gain;
-            }
+            for (int t = 0; t < 9; t++)
+                k[((size_t)o * i_n + i) * 9 + t] =
+                    (transposed ? w[((size_t)i * in + o) * 9 + (8 - t)] : w[((size_t)o * in + i) * 9 + t]) * gain;
 }
 
-/* Runs the direct kernel over every sample: x [N, I, H, W] -> y [N, O, H, W]. */
-static int direct_batch(gan_ctx *ctx, const float *x, int n, int in, int out, int h, int w, const float *weights,
-                        int w_out, int w_in, float gain, int transposed, float *y) {
-    size_t wf = cpu_conv3x3_weight_floats(out, in), sf = cpu_conv3x3_scratch_floats(in, h, w);
-    float *buf = gan_ctx_alloc(ctx, (wf + sf) * sizeof(float));
+/* x [N, I, H, W] -> y [N, O, H, W] with the weights [w_out, w_in, 3, 3] as
+ * oriented_kernel turns them. */
+static int winograd_batch(gan_ctx *ctx, const float *x, int n, int in, int out, int h, int w, const float *weights,
+                          int w_out, int w_in, float gain, int transposed, float *y) {
+    size_t kf = (size_t)out * in * 9, uf = cpu_winograd_weight_floats(out, in);
+    size_t sf = cpu_winograd_scratch_floats(in, out, h, w, ctx->threads), total = kf + uf + sf;
+    float *buf = gan_ctx_alloc(ctx, total * sizeof(float));
     if (!buf) return -1;
-    cpu_conv3x3_block_weights(weights, w_out, w_in, gain, transposed, buf);
+    float *kernel = buf, *u = kernel + kf, *scratch = u + uf;
+    oriented_kernel(weights, w_out, w_in, gain, transposed, kernel);
+    cpu_winograd_weights(kernel, NULL, NULL, in, out, u, ctx->threads);
     for (int i = 0; i < n; i++)
-        cpu_conv3x3(x + (size_t)i * in * h * w, in, h, w, buf, out, y + (size_t)i * out * h * w, buf + wf, ctx->threads);
-    gan_ctx_release(ctx, buf, (wf + sf) * sizeof(float));
+        cpu_winograd_conv3x3(x + (size_t)i * in * h * w, in, h, w, u, out, y + (size_t)i * out * h * w, scratch,
+                             ctx->threads);
+    gan_ctx_release(ctx, buf, total * sizeof(float));
     return 0;
 }
 
@@ -186,8 +192,8 @@ void cpu_from_channel_major(const float *src, int n, int c, size_t p, float *dst
 
 int cpu_conv2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *w, const gan_conv2d_args *a) {
     cpu_conv_geom g = cpu_conv_geom_of(x, w, a);
-    if (direct_usable(&g, 0))
-        return direct_batch(ctx, x->data, (int)x->shape[0], g.in, g.out, g.h, g.w, w->data, g.out, g.in, a->weight_gain,
+    if (winograd_usable(&g, 0))
+        return winograd_batch(ctx, x->data, (int)x->shape[0], g.in, g.out, g.h, g.w, w->data, g.out, g.in, a->weight_gain,
                             0, y->data);
     size_t floats = cpu_conv_cols_floats(&g), xs = (size_t)g.in * g.h * g.w, ys = (size_t)g.out * g.oh * g.ow;
     float *cols = floats ? gan_ctx_alloc(ctx, floats * sizeof(float)) : NULL;
@@ -201,8 +207,8 @@ int cpu_conv2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tenso
 int cpu_conv2d_backward_input(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *w,
                               const gan_conv2d_args *a) {
     cpu_conv_geom g = cpu_conv_geom_of(dx, w, a);
-    if (direct_usable(&g, 1))
-        return direct_batch(ctx, dy->data, (int)dy->shape[0], g.out, g.in, g.h, g.w, w->data, g.out, g.in,
+    if (winograd_usable(&g, 1))
+        return winograd_batch(ctx, dy->data, (int)dy->shape[0], g.out, g.in, g.h, g.w, w->data, g.out, g.in,
                             a->weight_gain, 1, dx->data);
     size_t floats = cpu_conv_cols_floats(&g), xs = (size_t)g.in * g.h * g.w, ys = (size_t)g.out * g.oh * g.ow;
     float *cols = floats ? gan_ctx_alloc(ctx, floats * sizeof(float)) : NULL;

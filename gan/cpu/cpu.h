@@ -106,23 +106,6 @@ void cpu_upfirdn2d_plane(const float *x, int h, int w, const float *filter, int 
 /* The filter as the inner loop wants it: times gain, flipped unless
  * args->flip_filter (the reference convolves rather than correlates). */
 void cpu_prepare_filter(const float *f, int fh, int fw, const gan_upfirdn2d_args *args, float *g);
-/* Direct 3x3 'same' convolution (gan/cpu/conv3x3.c), for wide rows on CPUs
- * with AVX-512. Weights go in a blocked layout: element (o, i, tap) at
- * cpu_conv3x3_weight_index, cpu_conv3x3_weight_floats in all (padding zero). */
-#define CPU_CONV3X3_BLOCK_OUT 8
-int cpu_conv3x3_usable(int in, int width);
-size_t cpu_conv3x3_weight_floats(int out, int in);
-static inline size_t cpu_conv3x3_weight_index(int o, int i, int tap, int in) {
-    return (((size_t)(o / CPU_CONV3X3_BLOCK_OUT) * in + i) * 9 + tap) * CPU_CONV3X3_BLOCK_OUT +
-           o % CPU_CONV3X3_BLOCK_OUT;
-}
-size_t cpu_conv3x3_scratch_floats(int in, int h, int w);
-void cpu_conv3x3(const float *x, int in, int h, int w, const float *wb, int out, float *y, float *scratch,
-                 int threads);
-/* w [out, in, 3, 3] times gain into the blocked layout; transposed: the
- * kernel of the backward-input pass ([in, out], flipped), blocked for `in`
- * outputs. */
-void cpu_conv3x3_block_weights(const float *w, int out, int in, float gain, int transposed, float *wb);
 
 /* Winograd F(2x2, 3x3) 'same' convolution (gan/cpu/winograd.c), for planes
  * large enough to pay for the transforms, on CPUs with AVX-512. The kernels

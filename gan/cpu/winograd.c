@@ -19,8 +19,9 @@
  * cache-sized band of tiles gives it, so packing took a third of the time.
  * Here the weight transform writes U directly in the order the kernel reads
  * it ([k][O/8][I][8]: the 8 output channels of a step adjacent), and the
- * kernel is the register-blocked loop of gan/cpu/conv3x3.c: two 16-tile
- * vectors of V times 8 broadcast weights, 16 accumulators.
+ * kernel keeps a block of results in registers: two 16-tile vectors of V
+ * times 8 broadcast weights into 16 accumulators, 16 FMAs per 10 loads, so
+ * the FMA units rather than memory set the pace.
  *
  * Tiles are processed in bands of tile rows, so that V[k] of a band stays in
  * the L2 cache while every block of output channels reads it. Threads take
@@ -70,7 +71,8 @@ size_t cpu_winograd_scratch_floats(int in, int out, int h, int w, int threads) {
     return band_scratch_floats(&p) * threads; /* threads bands, or one band and threads row buffers */
 }
 
-/* U = G g G^T for every kernel g = (w * s) * d of weight [O][I][3][3].
+/* U = G g G^T for every kernel g = (w * s) * d of weight [O][I][3][3]
+ * (styles s per input channel and d per output channel: NULL for ones).
  * Entry (k, o, i) lies at ((k * O/8 + o/8) * I + i) * 8 + o%8, so a thread
  * that owns a block of 8 output channels writes whole 32-byte runs; padding
  * channels of the last block are zero. */
@@ -86,7 +88,8 @@ void cpu_winograd_weights(const float *weight, const float *styles, const float 
                 int o = ob * BLOCK_OUT + b;
                 const float *w_oi = weight + ((size_t)o * in + i) * 9;
                 float g[9], t[4][3];
-                for (int j = 0; j < 9; j++) g[j] = (w_oi[j] * styles[i]) * d[o];
+                float s = styles ? styles[i] : 1.0f, d_o = d ? d[o] : 1.0f;
+                for (int j = 0; j < 9; j++) g[j] = (w_oi[j] * s) * d_o;
                 for (int c = 0; c < 3; c++) { /* t = G g */
                     t[0][c] = g[c];
                     t[1][c] = 0.5f * (g[c] + g[3 + c] + g[6 + c]);

@@ -123,5 +123,9 @@ const gan_backend *gan_cpu_backend(void);
 /* The CUDA table for a device, or NULL with a message when the build has no
  * CUDA backend or the machine no such GPU. */
 const gan_backend *gan_cuda_backend(int device_index, gan_error *err);
+/* Opens the libraries the CUDA backend loads at run time rather than links
+ * (cuBLAS), as its first context would, without needing a GPU: 0, or -1
+ * with the reason (also when the build has no CUDA backend). */
+int gan_cuda_libraries_open(gan_error *err);
 
 #endif

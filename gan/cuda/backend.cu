@@ -1,5 +1,6 @@
 /* The CUDA op table: device memory from cudaMalloc (reused through the
- * context's pool), one stream and one cuBLAS handle per context, and the
+ * context's pool), one stream and one cuBLAS handle per context (cuBLAS
+ * itself loaded on first use, gan/cuda/cublas_library.cu), and the
  * kernels in the other files of gan/cuda/. Copies to and from the host
  * synchronise the stream; nothing else does. */
 #include <cstdio>
@@ -26,7 +27,7 @@ int cuda_gemm(gan_ctx *ctx, bool trans_a, bool trans_b, int m, int n, int k, flo
               const float *b, int ldb, float beta, float *c, int ldc) {
     cuda_stream(ctx); /* selects the device */
     return cublas_check(ctx,
-                        cublasSgemm(cuda_state_of(ctx)->blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                        cuda_state_of(ctx)->cublas->sgemm(cuda_state_of(ctx)->blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
                                     trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b, ldb, a, lda, &beta, c, ldc),
                         "sgemm");
 }
@@ -36,7 +37,8 @@ int cuda_gemm_batched(gan_ctx *ctx, bool trans_a, bool trans_b, int m, int n, in
                       int ldc, long long stride_c, int batch) {
     cuda_stream(ctx);
     return cublas_check(ctx,
-                        cublasSgemmStridedBatched(cuda_state_of(ctx)->blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                        cuda_state_of(ctx)->cublas->sgemm_strided_batched(
+                            cuda_state_of(ctx)->blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
                                                   trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b, ldb,
                                                   stride_b, a, lda, stride_a, &beta, c, ldc, stride_c, batch),
                         "sgemm (strided batch)");
@@ -63,7 +65,7 @@ namespace {
 int cuda_select(gan_ctx *ctx) { return cuda_check(ctx, cudaSetDevice(cuda_state_of(ctx)->device), "set device"); }
 
 void destroy_state(cuda_state *state) {
-    if (state->blas) cublasDestroy(state->blas);
+    if (state->blas) state->cublas->destroy(state->blas);
     if (state->stream) cudaStreamDestroy(state->stream);
     delete state;
 }
@@ -77,7 +79,9 @@ int cuda_init(gan_ctx *ctx, gan_error *err) {
         return gan_fail(err, "no GPU cuda:%d (this machine has %d)", ctx->device.index, count);
     if ((rc = cudaSetDevice(ctx->device.index)) != cudaSuccess)
         return gan_fail(err, "cuda:%d: %s", ctx->device.index, cudaGetErrorString(rc));
-    cuda_state *state = new (std::nothrow) cuda_state{ctx->device.index, nullptr, nullptr};
+    const cublas_library *cublas = cublas_library_open(err);
+    if (!cublas) return -1;
+    cuda_state *state = new (std::nothrow) cuda_state{ctx->device.index, nullptr, cublas, nullptr};
     if (!state) return gan_fail(err, "out of memory");
     /* A blocking stream: it orders itself after the legacy default stream,
      * which any library call without a stream uses. */
@@ -85,10 +89,10 @@ int cuda_init(gan_ctx *ctx, gan_error *err) {
         destroy_state(state);
         return gan_fail(err, "cuda:%d: cannot create a stream: %s", ctx->device.index, cudaGetErrorString(rc));
     }
-    cublasStatus_t brc = cublasCreate(&state->blas);
-    if (brc == CUBLAS_STATUS_SUCCESS) brc = cublasSetStream(state->blas, state->stream);
+    cublasStatus_t brc = cublas->create(&state->blas);
+    if (brc == CUBLAS_STATUS_SUCCESS) brc = cublas->set_stream(state->blas, state->stream);
     /* The default math mode is full fp32 (no TF32), which the parity bounds need. */
-    if (brc == CUBLAS_STATUS_SUCCESS) brc = cublasSetMathMode(state->blas, CUBLAS_DEFAULT_MATH);
+    if (brc == CUBLAS_STATUS_SUCCESS) brc = cublas->set_math_mode(state->blas, CUBLAS_DEFAULT_MATH);
     if (brc != CUBLAS_STATUS_SUCCESS) {
         destroy_state(state);
         return gan_fail(err, "cuda:%d: cuBLAS could not start (status %d)", ctx->device.index, static_cast<int>(brc));

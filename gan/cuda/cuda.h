@@ -16,9 +16,24 @@ extern "C" {
 #include "../backend.h"
 }
 
+/* The cuBLAS entry points dne calls, looked up in the library when the first
+ * CUDA context starts (gan/cuda/cublas_library.cu: linking it would cost
+ * every process its 200 MB); NULL, with the reason in err, if it cannot be
+ * loaded. */
+struct cublas_library {
+    decltype(&cublasCreate_v2) create;
+    decltype(&cublasDestroy_v2) destroy;
+    decltype(&cublasSetStream_v2) set_stream;
+    decltype(&cublasSetMathMode) set_math_mode;
+    decltype(&cublasSgemm_v2) sgemm;
+    decltype(&cublasSgemmStridedBatched) sgemm_strided_batched;
+};
+const cublas_library *cublas_library_open(gan_error *err);
+
 struct cuda_state {
     int device;
     cudaStream_t stream;
+    const cublas_library *cublas;
     cublasHandle_t blas;
 };
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gan/context.h"
+#include "gan/cpu/cpu.h"
 #include "gan/ops.h"
 #include "gan/rng.h"
 #include "tests/test.h"
@@ -208,6 +209,20 @@ static void check_conv2d_same(gan_ctx *ctx, int n, int i_n, int o_n, int h, int 
     free(hx), free(hw), free(hdy);
 }
 
+/* The Winograd kernel's scratch stays cache-sized per thread, whichever side
+ * is wide: an RGB input layer (3 -> 64) and its backward pass (64 -> 3) at
+ * 256 px need less than one output plane, not 4x the plane per thread. */
+static void check_winograd_scratch(void) {
+    for (int threads = 1; threads <= 16; threads *= 4) {
+        size_t rgb_in = cpu_winograd_scratch_floats(3, 64, 256, 256, threads);
+        size_t rgb_out = cpu_winograd_scratch_floats(64, 3, 256, 256, threads);
+        CHECKF(rgb_in <= (size_t)threads * 64 * 256 * 256 / 2, "3 -> 64 at 256 px, %d threads: %zu floats", threads,
+               rgb_in);
+        CHECKF(rgb_out <= (size_t)threads * 64 * 256 * 256 / 2, "64 -> 3 at 256 px, %d threads: %zu floats",
+               threads, rgb_out);
+    }
+}
+
 static void check_upfirdn(gan_ctx *ctx, int h, int w, int fh, int fw, gan_upfirdn2d_args a) {
     float *hx, *hf;
     gan_tensor *x = random_tensor(ctx, 4, (int64_t[]){2, 3, h, w}, &hx);
@@ -256,8 +271,9 @@ int main(void) {
     check_modconv_same(ctx, 2, 5, 4, 3, 7, 6, 1);
     check_modconv_same(ctx, 3, 6, 7, 1, 5, 9, 0);
     check_modconv_same(ctx, 1, 3, 2, 5, 6, 4, 1);
-    check_modconv_same(ctx, 1, 240, 1, 3, 6, 1000, 1); /* one row per band (or the direct kernel) */
-    check_modconv_same(ctx, 2, 17, 11, 3, 9, 40, 1);   /* direct kernel: a partial block of outputs and columns */
+    check_modconv_same(ctx, 1, 240, 1, 3, 6, 1000, 1); /* Winograd: a short, very wide plane */
+    check_modconv_same(ctx, 1, 240, 1, 5, 6, 1000, 1); /* im2col with one row per band */
+    check_modconv_same(ctx, 2, 17, 11, 3, 9, 40, 1);   /* Winograd: a partial block of outputs and tiles */
     check_modconv_same(ctx, 1, 8, 16, 3, 5, 64, 0);
     /* Winograd F(2x2, 3x3): odd planes (partial tiles), a partial block of
      * outputs, a row of tiles in vectors plus a tail, and enough bands for
@@ -268,6 +284,8 @@ int main(void) {
     check_conv2d_same(ctx, 3, 13, 21, 17, 35); /* Winograd, forward and transposed */
     check_conv2d_same(ctx, 2, 40, 3, 20, 16);
     check_conv2d_same(ctx, 2, 5, 6, 7, 9); /* im2col */
+    check_conv2d_same(ctx, 1, 3, 64, 96, 80); /* an RGB input layer: bands sized by the outputs */
+    check_winograd_scratch();
     check_modconv_up(ctx, 2, 5, 4, 3, 4, 5);
     check_modconv_up(ctx, 1, 3, 6, 1, 3, 3);
     check_modconv_up(ctx, 1, 2, 240, 3, 3, 1000); /* banded column buffer */

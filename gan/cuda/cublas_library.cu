@@ -23,26 +23,34 @@ struct opened {
     std::string error; /* empty when every entry point was found */
 };
 
+std::string last_dl_error(const char *fallback) {
+    const char *why = dlerror();
+    return why ? why : fallback;
+}
+
 /* The soname first (the executable's run path holds the CUDA libraries'
- * folder); failing that, the folder libcudart was loaded from. */
+ * folder); failing that, the folder of a shared libcudart, where the toolkit
+ * keeps cuBLAS too. */
 void *open_library(std::string *error) {
     const char *soname = CUBLAS_SONAME(CUBLAS_VER_MAJOR);
     void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
     if (lib) return lib;
-    const char *why = dlerror();
-    *error = why ? why : soname;
-    Dl_info info;
-    if (dladdr(reinterpret_cast<void *>(&cudaGetDeviceCount), &info) && info.dli_fname) {
-        std::string path = info.dli_fname;
-        path = path.substr(0, path.rfind('/') + 1) + soname;
-        if ((lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL))) return lib;
-    }
+    *error = last_dl_error(soname);
+    Dl_info info, self;
+    bool shared_cudart = dladdr(reinterpret_cast<void *>(&cudaGetDeviceCount), &info) && info.dli_fname &&
+                         info.dli_fname[0] == '/' && dladdr(reinterpret_cast<void *>(&open_library), &self) &&
+                         info.dli_fbase != self.dli_fbase; /* a static cudart lives in this program */
+    if (!shared_cudart) return nullptr;
+    std::string dir = info.dli_fname;
+    std::string path = dir.substr(0, dir.rfind('/') + 1) + soname;
+    if ((lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL))) return lib;
+    *error += "; " + last_dl_error(path.c_str());
     return nullptr;
 }
 
 template <typename F> bool find(void *lib, const char *name, F *fn, std::string *error) {
     *fn = reinterpret_cast<F>(dlsym(lib, name));
-    if (!*fn) *error = std::string("no ") + name + " in " + CUBLAS_SONAME(CUBLAS_VER_MAJOR);
+    if (!*fn) *error = std::string("no ") + name + " in the cuBLAS found (" + last_dl_error("?") + ")";
     return *fn != nullptr;
 }
 

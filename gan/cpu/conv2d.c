@@ -193,8 +193,8 @@ void cpu_from_channel_major(const float *src, int n, int c, size_t p, float *dst
 int cpu_conv2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *w, const gan_conv2d_args *a) {
     cpu_conv_geom g = cpu_conv_geom_of(x, w, a);
     if (winograd_usable(&g, 0))
-        return winograd_batch(ctx, x->data, (int)x->shape[0], g.in, g.out, g.h, g.w, w->data, g.out, g.in, a->weight_gain,
-                            0, y->data);
+        return winograd_batch(ctx, x->data, (int)x->shape[0], g.in, g.out, g.h, g.w, w->data, g.out, g.in,
+                              a->weight_gain, 0, y->data);
     size_t floats = cpu_conv_cols_floats(&g), xs = (size_t)g.in * g.h * g.w, ys = (size_t)g.out * g.oh * g.ow;
     float *cols = floats ? gan_ctx_alloc(ctx, floats * sizeof(float)) : NULL;
     if (floats && !cols) return -1;
@@ -209,7 +209,7 @@ int cpu_conv2d_backward_input(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy
     cpu_conv_geom g = cpu_conv_geom_of(dx, w, a);
     if (winograd_usable(&g, 1))
         return winograd_batch(ctx, dy->data, (int)dy->shape[0], g.out, g.in, g.h, g.w, w->data, g.out, g.in,
-                            a->weight_gain, 1, dx->data);
+                              a->weight_gain, 1, dx->data);
     size_t floats = cpu_conv_cols_floats(&g), xs = (size_t)g.in * g.h * g.w, ys = (size_t)g.out * g.oh * g.ow;
     float *cols = floats ? gan_ctx_alloc(ctx, floats * sizeof(float)) : NULL;
     if (floats && !cols) return -1;

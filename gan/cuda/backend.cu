@@ -26,21 +26,21 @@ int cublas_check(gan_ctx *ctx, cublasStatus_t rc, const char *what) {
 int cuda_gemm(gan_ctx *ctx, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a, int lda,
               const float *b, int ldb, float beta, float *c, int ldc) {
     cuda_stream(ctx); /* selects the device */
-    return cublas_check(ctx,
-                        cuda_state_of(ctx)->cublas->sgemm(cuda_state_of(ctx)->blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                    trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b, ldb, a, lda, &beta, c, ldc),
-                        "sgemm");
+    cuda_state *state = cuda_state_of(ctx);
+    cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    return cublas_check(
+        ctx, state->cublas->sgemm(state->blas, op_b, op_a, n, m, k, &alpha, b, ldb, a, lda, &beta, c, ldc), "sgemm");
 }
 
 int cuda_gemm_batched(gan_ctx *ctx, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
                       int lda, long long stride_a, const float *b, int ldb, long long stride_b, float beta, float *c,
                       int ldc, long long stride_c, int batch) {
     cuda_stream(ctx);
+    cuda_state *state = cuda_state_of(ctx);
+    cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
     return cublas_check(ctx,
-                        cuda_state_of(ctx)->cublas->sgemm_strided_batched(
-                            cuda_state_of(ctx)->blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                                  trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b, ldb,
-                                                  stride_b, a, lda, stride_a, &beta, c, ldc, stride_c, batch),
+                        state->cublas->sgemm_strided_batched(state->blas, op_b, op_a, n, m, k, &alpha, b, ldb, stride_b,
+                                                             a, lda, stride_a, &beta, c, ldc, stride_c, batch),
                         "sgemm (strided batch)");
 }
 

@@ -7,8 +7,6 @@
  * the same. Only the six entry points dne calls are looked up. */
 #include <dlfcn.h>
 
-#include <cstdio>
-#include <cstring>
 #include <string>
 
 #include "cuda.h"
@@ -60,7 +58,8 @@ opened open_cublas() {
     if (!lib) return o;
     o.error.clear();
     cublas_library &a = o.api;
-    bool ok = find(lib, "cublasCreate_v2", &a.create, &o.error) && find(lib, "cublasDestroy_v2", &a.destroy, &o.error) &&
+    bool ok = find(lib, "cublasCreate_v2", &a.create, &o.error) &&
+              find(lib, "cublasDestroy_v2", &a.destroy, &o.error) &&
               find(lib, "cublasSetStream_v2", &a.set_stream, &o.error) &&
               find(lib, "cublasSetMathMode", &a.set_math_mode, &o.error) &&
               find(lib, "cublasSgemm_v2", &a.sgemm, &o.error) &&

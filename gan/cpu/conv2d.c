@@ -130,36 +130,69 @@ void cpu_conv_col2im_batch(const float *cols, int n, const cpu_conv_geom *g, flo
  * Winograd F(2x2, 3x3) (winograd.c: 2.25x less arithmetic than im2col and a
  * GEMM). Its backward-input pass is the same kind of convolution with the
  * kernel transposed (in <-> out) and flipped. */
-static int winograd_usable(const cpu_conv_geom *g, int transposed) {
-    return g->k == 3 && g->stride == 1 && g->pad == 1 &&
-           cpu_winograd_usable(transposed ? g->out : g->in, transposed ? g->in : g->out, g->h, g->w);
+static void pass_channels(const cpu_conv_geom *g, int transposed, int *in, int *out) {
+    *in = transposed ? g->out : g->in;
+    *out = transposed ? g->in : g->out;
 }
 
-/* The kernel the pass convolves with, [o_n][i_n][9], times gain. */
-static void oriented_kernel(const float *w, int out, int in, float gain, int transposed, float *k) {
-    int o_n = transposed ? in : out, i_n = transposed ? out : in;
-    for (int o = 0; o < o_n; o++)
-        for (int i = 0; i < i_n; i++)
+int cpu_conv_winograd_usable(const cpu_conv_geom *g, int transposed) {
+    int in, out;
+    pass_channels(g, transposed, &in, &out);
+    return g->k == 3 && g->stride == 1 && g->pad == 1 && cpu_winograd_usable(in, out, g->h, g->w);
+}
+
+/* The kernel the pass convolves with, [out][in][9] of pass_channels, times gain. */
+static void oriented_kernel(const float *w, const cpu_conv_geom *g, float gain, int transposed, float *k) {
+    int in, out;
+    pass_channels(g, transposed, &in, &out);
+    for (int o = 0; o < out; o++)
+        for (int i = 0; i < in; i++)
             for (int t = 0; t < 9; t++)
-                k[((size_t)o * i_n + i) * 9 + t] =
-                    (transposed ? w[((size_t)i * in + o) * 9 + (8 - t)] : w[((size_t)o * in + i) * 9 + t]) * gain;
+                k[((size_t)o * in + i) * 9 + t] = (transposed ? w[((size_t)i * out + o) * 9 + (8 - t)]
+                                                              : w[((size_t)o * in + i) * 9 + t]) *
+                                                  gain;
 }
 
-/* x [N, I, H, W] -> y [N, O, H, W] with the weights [w_out, w_in, 3, 3] as
- * oriented_kernel turns them. */
-static int winograd_batch(gan_ctx *ctx, const float *x, int n, int in, int out, int h, int w, const float *weights,
-                          int w_out, int w_in, float gain, int transposed, float *y) {
-    size_t kf = (size_t)out * in * 9, uf = cpu_winograd_weight_floats(out, in);
-    size_t sf = cpu_winograd_scratch_floats(in, out, h, w, ctx->threads), total = kf + uf + sf;
-    float *buf = gan_ctx_alloc(ctx, total * sizeof(float));
+static size_t kernel_floats(const cpu_conv_geom *g) { return (size_t)g->in * g->out * 9; }
+
+size_t cpu_conv_winograd_floats(const cpu_conv_geom *g, int transposed, int threads) {
+    int in, out;
+    pass_channels(g, transposed, &in, &out);
+    return kernel_floats(g) + cpu_winograd_weight_floats(out, in) +
+           cpu_winograd_scratch_floats(in, out, g->h, g->w, threads);
+}
+
+void cpu_conv_winograd_prepare(const float *w, float gain, const cpu_conv_geom *g, int transposed, float *buf,
+                               int threads) {
+    int in, out;
+    pass_channels(g, transposed, &in, &out);
+    oriented_kernel(w, g, gain, transposed, buf);
+    cpu_winograd_weights(buf, NULL, NULL, in, out, buf + kernel_floats(g), threads);
+}
+
+void cpu_conv_winograd_run(const float *x, const cpu_conv_geom *g, int transposed, float *y, float *buf,
+                           int threads) {
+    int in, out;
+    pass_channels(g, transposed, &in, &out);
+    const float *u = buf + kernel_floats(g);
+    cpu_winograd_conv3x3(x, in, g->h, g->w, u, out, y, buf + kernel_floats(g) + cpu_winograd_weight_floats(out, in),
+                         threads);
+}
+
+/* Every sample of x [N, in, H, W] -> y [N, out, H, W] (channels of the pass),
+ * the kernel transformed once. */
+static int winograd_batch(gan_ctx *ctx, const float *x, int n, const float *w, float gain, const cpu_conv_geom *g,
+                          int transposed, float *y) {
+    int in, out;
+    pass_channels(g, transposed, &in, &out);
+    size_t floats = cpu_conv_winograd_floats(g, transposed, ctx->threads), plane = (size_t)g->h * g->w;
+    float *buf = gan_ctx_alloc(ctx, floats * sizeof(float));
     if (!buf) return -1;
-    float *kernel = buf, *u = kernel + kf, *scratch = u + uf;
-    oriented_kernel(weights, w_out, w_in, gain, transposed, kernel);
-    cpu_winograd_weights(kernel, NULL, NULL, in, out, u, ctx->threads);
+    cpu_conv_winograd_prepare(w, gain, g, transposed, buf, ctx->threads);
     for (int i = 0; i < n; i++)
-        cpu_winograd_conv3x3(x + (size_t)i * in * h * w, in, h, w, u, out, y + (size_t)i * out * h * w, scratch,
-                             ctx->threads);
-    gan_ctx_release(ctx, buf, total * sizeof(float));
+        cpu_conv_winograd_run(x + (size_t)i * in * plane, g, transposed, y + (size_t)i * out * plane, buf,
+                              ctx->threads);
+    gan_ctx_release(ctx, buf, floats * sizeof(float));
     return 0;
 }
 
@@ -192,9 +225,8 @@ void cpu_from_channel_major(const float *src, int n, int c, size_t p, float *dst
 
 int cpu_conv2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tensor *w, const gan_conv2d_args *a) {
     cpu_conv_geom g = cpu_conv_geom_of(x, w, a);
-    if (winograd_usable(&g, 0))
-        return winograd_batch(ctx, x->data, (int)x->shape[0], g.in, g.out, g.h, g.w, w->data, g.out, g.in,
-                              a->weight_gain, 0, y->data);
+    if (cpu_conv_winograd_usable(&g, 0))
+        return winograd_batch(ctx, x->data, (int)x->shape[0], w->data, a->weight_gain, &g, 0, y->data);
     size_t floats = cpu_conv_cols_floats(&g), xs = (size_t)g.in * g.h * g.w, ys = (size_t)g.out * g.oh * g.ow;
     float *cols = floats ? gan_ctx_alloc(ctx, floats * sizeof(float)) : NULL;
     if (floats && !cols) return -1;
@@ -207,9 +239,8 @@ int cpu_conv2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x, const gan_tenso
 int cpu_conv2d_backward_input(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *w,
                               const gan_conv2d_args *a) {
     cpu_conv_geom g = cpu_conv_geom_of(dx, w, a);
-    if (winograd_usable(&g, 1))
-        return winograd_batch(ctx, dy->data, (int)dy->shape[0], g.out, g.in, g.h, g.w, w->data, g.out, g.in,
-                              a->weight_gain, 1, dx->data);
+    if (cpu_conv_winograd_usable(&g, 1))
+        return winograd_batch(ctx, dy->data, (int)dy->shape[0], w->data, a->weight_gain, &g, 1, dx->data);
     size_t floats = cpu_conv_cols_floats(&g), xs = (size_t)g.in * g.h * g.w, ys = (size_t)g.out * g.oh * g.ow;
     float *cols = floats ? gan_ctx_alloc(ctx, floats * sizeof(float)) : NULL;
     if (floats && !cols) return -1;

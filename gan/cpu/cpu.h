@@ -86,6 +86,16 @@ void cpu_conv_backward_input_plane(const float *dy, const float *w, float gain, 
                                    float *cols, int threads);
 void cpu_conv_backward_weight_plane(const float *dy, const float *x, float gain, const cpu_conv_geom *g, float *dw,
                                     float beta, float *cols, int threads);
+/* A 3x3 'same' convolution (transposed = 0) or its backward-input pass
+ * (transposed = 1) through the Winograd kernel, where usable: prepare
+ * transforms w [g->out, g->in, 3, 3] times gain into buf
+ * (cpu_conv_winograd_floats), then run convolves one plane with it. */
+int cpu_conv_winograd_usable(const cpu_conv_geom *g, int transposed);
+size_t cpu_conv_winograd_floats(const cpu_conv_geom *g, int transposed, int threads);
+void cpu_conv_winograd_prepare(const float *w, float gain, const cpu_conv_geom *g, int transposed, float *buf,
+                               int threads);
+void cpu_conv_winograd_run(const float *x, const cpu_conv_geom *g, int transposed, float *y, float *buf,
+                           int threads);
 /* The column matrix of n samples side by side, [in*k*k, n*oh*ow] (sample i in
  * columns [i*oh*ow, (i+1)*oh*ow)), so that one GEMM serves the whole batch;
  * and its adjoint, which overwrites x [n, in, h, w]. */

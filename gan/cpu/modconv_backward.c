@@ -121,11 +121,14 @@ static int backward_per_sample(gan_ctx *ctx, gan_tensor *dx, gan_tensor *dweight
     size_t wfloats = m->wfloats, cols = cpu_conv_cols_floats(&m->g);
     size_t tfloats = m->up == 2 ? (size_t)out * m->th * m->tw : 0;
     size_t firf = m->up == 2 ? cpu_upfirdn2d_scratch(2 * m->h, 2 * m->w, &m->fir_back, m->fh, m->fw) : 0;
-    size_t total = 3 * wfloats + out + tfloats + cols + firf;
+    /* dx of a large 3x3 'same' layer: the Winograd kernel, with this sample's transposed weight */
+    int winograd = dx && m->up == 1 && cpu_conv_winograd_usable(&m->g, 1);
+    size_t winof = winograd ? cpu_conv_winograd_floats(&m->g, 1, threads) : 0;
+    size_t total = 3 * wfloats + out + tfloats + cols + firf + winof;
     float *scratch = gan_ctx_alloc(ctx, total * sizeof(float));
     if (!scratch) return -1;
     float *wm = scratch, *dwm = wm + wfloats, *wt = dwm + wfloats, *d = wt + wfloats, *dt = d + out;
-    float *col_buf = dt + tfloats, *fir_buf = col_buf + cols;
+    float *col_buf = dt + tfloats, *fir_buf = col_buf + cols, *wino_buf = fir_buf + firf;
     int want_w = dweight || dstyles;
     if (dweight) memset(dweight->data, 0, wfloats * sizeof(float));
     size_t xs = (size_t)in * m->hw, ys = (size_t)out * m->hw * m->up * m->up;
@@ -133,7 +136,12 @@ static int backward_per_sample(gan_ctx *ctx, gan_tensor *dx, gan_tensor *dweight
         const float *s = styles->data + (size_t)i * in, *xi = x->data + i * xs, *dyi = dy->data + i * ys;
         modulate_sample(weight->data, s, out, in, taps, args->demodulate, wm, d);
         if (m->up == 1) {
-            if (dx) cpu_conv_backward_input_plane(dyi, wm, 1.0f, &m->g, dx->data + i * xs, col_buf, threads);
+            if (winograd) {
+                cpu_conv_winograd_prepare(wm, 1.0f, &m->g, 1, wino_buf, threads);
+                cpu_conv_winograd_run(dyi, &m->g, 1, dx->data + i * xs, wino_buf, threads);
+            } else if (dx) {
+                cpu_conv_backward_input_plane(dyi, wm, 1.0f, &m->g, dx->data + i * xs, col_buf, threads);
+            }
             if (want_w) cpu_conv_backward_weight_plane(dyi, xi, 1.0f, &m->g, dwm, 0.0f, col_buf, threads);
         } else {
             fir_back_planes(dyi, args, m, out, dt, fir_buf);

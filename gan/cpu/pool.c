@@ -56,52 +56,47 @@ int cpu_max_pool2d_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy, 
     return 0;
 }
 
-int cpu_avg_pool2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x) {
-    planes p = small_planes(y);
-#pragma omp parallel for num_threads(ctx->threads) if (x->numel > CPU_PARALLEL_MIN) schedule(static)
+/* Each small sample = scale * the sum of its window (average pooling, and
+ * nearest up-sampling's backward pass). */
+static void gather_windows(gan_ctx *ctx, const float *large, float *small, planes p, float scale) {
+#pragma omp parallel for num_threads(ctx->threads) if (4 * p.count * p.h * p.w > CPU_PARALLEL_MIN) schedule(static)
     for (int64_t c = 0; c < p.count; c++)
         for (int64_t i = 0; i < p.h; i++)
             for (int64_t j = 0; j < p.w; j++) {
-                const float *win = x->data + (c * 2 * p.h + 2 * i) * 2 * p.w + 2 * j;
-                y->data[(c * p.h + i) * p.w + j] = (win[0] + win[1] + win[2 * p.w] + win[2 * p.w + 1]) * 0.25f;
+                const float *win = large + (c * 2 * p.h + 2 * i) * 2 * p.w + 2 * j;
+                small[(c * p.h + i) * p.w + j] = (win[0] + win[1] + win[2 * p.w] + win[2 * p.w + 1]) * scale;
             }
+}
+
+/* Each window's four samples = scale * its small sample (nearest
+ * up-sampling, and average pooling's backward pass). */
+static void spread_windows(gan_ctx *ctx, const float *small, float *large, planes p, float scale) {
+#pragma omp parallel for num_threads(ctx->threads) if (4 * p.count * p.h * p.w > CPU_PARALLEL_MIN) schedule(static)
+    for (int64_t c = 0; c < p.count; c++)
+        for (int64_t i = 0; i < p.h; i++)
+            for (int64_t j = 0; j < p.w; j++) {
+                float v = small[(c * p.h + i) * p.w + j] * scale;
+                float *win = large + (c * 2 * p.h + 2 * i) * 2 * p.w + 2 * j;
+                win[0] = win[1] = win[2 * p.w] = win[2 * p.w + 1] = v;
+            }
+}
+
+int cpu_avg_pool2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x) {
+    gather_windows(ctx, x->data, y->data, small_planes(y), 0.25f);
     return 0;
 }
 
 int cpu_avg_pool2d_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy) {
-    planes p = small_planes(dy);
-#pragma omp parallel for num_threads(ctx->threads) if (dx->numel > CPU_PARALLEL_MIN) schedule(static)
-    for (int64_t c = 0; c < p.count; c++)
-        for (int64_t i = 0; i < p.h; i++)
-            for (int64_t j = 0; j < p.w; j++) {
-                float g = dy->data[(c * p.h + i) * p.w + j] * 0.25f;
-                float *win = dx->data + (c * 2 * p.h + 2 * i) * 2 * p.w + 2 * j;
-                win[0] = win[1] = win[2 * p.w] = win[2 * p.w + 1] = g;
-            }
+    spread_windows(ctx, dy->data, dx->data, small_planes(dy), 0.25f);
     return 0;
 }
 
 int cpu_upsample_nearest2d(gan_ctx *ctx, gan_tensor *y, const gan_tensor *x) {
-    planes p = small_planes(x);
-#pragma omp parallel for num_threads(ctx->threads) if (y->numel > CPU_PARALLEL_MIN) schedule(static)
-    for (int64_t c = 0; c < p.count; c++)
-        for (int64_t i = 0; i < p.h; i++)
-            for (int64_t j = 0; j < p.w; j++) {
-                float v = x->data[(c * p.h + i) * p.w + j];
-                float *win = y->data + (c * 2 * p.h + 2 * i) * 2 * p.w + 2 * j;
-                win[0] = win[1] = win[2 * p.w] = win[2 * p.w + 1] = v;
-            }
+    spread_windows(ctx, x->data, y->data, small_planes(x), 1.0f);
     return 0;
 }
 
 int cpu_upsample_nearest2d_backward(gan_ctx *ctx, gan_tensor *dx, const gan_tensor *dy) {
-    planes p = small_planes(dx);
-#pragma omp parallel for num_threads(ctx->threads) if (dy->numel > CPU_PARALLEL_MIN) schedule(static)
-    for (int64_t c = 0; c < p.count; c++)
-        for (int64_t i = 0; i < p.h; i++)
-            for (int64_t j = 0; j < p.w; j++) {
-                const float *win = dy->data + (c * 2 * p.h + 2 * i) * 2 * p.w + 2 * j;
-                dx->data[(c * p.h + i) * p.w + j] = win[0] + win[1] + win[2 * p.w] + win[2 * p.w + 1];
-            }
+    gather_windows(ctx, dy->data, dx->data, small_planes(dx), 1.0f);
     return 0;
 }
